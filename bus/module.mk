@@ -1,0 +1,2 @@
+# bus/: port-I/O and MMIO dispatch.
+LIB_SRCS += $(wildcard bus/*.c)

@@ -1,0 +1,234 @@
+/*
+ * cpu/cpu.h: the public interface of iovsim's software x86-64 CPU.
+ *
+ * A struct cpu is one virtual processor executing 64-bit long mode code.
+ * It reaches guest memory, port I/O and MMIO only through the
+ * struct cpu_env_ops table given at creation (STYLE rule 8), so tests can
+ * run it against stub memory with no machine around it.  Guest paging is
+ * walked by mmu/; decoded instructions are cached per guest-physical page.
+ */
+#ifndef SIM_CPU_CPU_H
+#define SIM_CPU_CPU_H
+
+#include "sim/common.h"
+
+struct cpu;
+
+/* General-purpose register numbers, in the encoding order of the ISA. */
+enum cpu_gpr {
+    CPU_RAX, CPU_RCX, CPU_RDX, CPU_RBX, CPU_RSP, CPU_RBP, CPU_RSI, CPU_RDI,
+    CPU_R8, CPU_R9, CPU_R10, CPU_R11, CPU_R12, CPU_R13, CPU_R14, CPU_R15,
+    CPU_NGPR
+};
+
+/* RFLAGS bits (SDM 1 §3.4.3). */
+#define CPU_FLAG_CF (1ull << 0)
+#define CPU_FLAG_PF (1ull << 2)
+#define CPU_FLAG_AF (1ull << 4)
+#define CPU_FLAG_ZF (1ull << 6)
+#define CPU_FLAG_SF (1ull << 7)
+#define CPU_FLAG_TF (1ull << 8)
+#define CPU_FLAG_IF (1ull << 9)
+#define CPU_FLAG_DF (1ull << 10)
+#define CPU_FLAG_OF (1ull << 11)
+#define CPU_FLAG_IOPL (3ull << 12)
+#define CPU_FLAG_NT (1ull << 14)
+#define CPU_FLAG_RF (1ull << 16)
+#define CPU_FLAG_AC (1ull << 18)
+#define CPU_FLAG_ID (1ull << 21)
+#define CPU_FLAGS_ARITH                                                        \
+    (CPU_FLAG_CF | CPU_FLAG_PF | CPU_FLAG_AF | CPU_FLAG_ZF | CPU_FLAG_SF |     \
+     CPU_FLAG_OF)
+
+/* Control-register and EFER bits the CPU model acts on (SDM 3A §2.5). */
+#define CPU_CR0_PE (1ull << 0)
+#define CPU_CR0_MP (1ull << 1)
+#define CPU_CR0_EM (1ull << 2)
+#define CPU_CR0_TS (1ull << 3)
+#define CPU_CR0_ET (1ull << 4)
+#define CPU_CR0_NE (1ull << 5)
+#define CPU_CR0_WP (1ull << 16)
+#define CPU_CR0_AM (1ull << 18)
+#define CPU_CR0_NW (1ull << 29)
+#define CPU_CR0_CD (1ull << 30)
+#define CPU_CR0_PG (1ull << 31)
+#define CPU_CR4_PSE (1ull << 4)
+#define CPU_CR4_PAE (1ull << 5)
+#define CPU_CR4_PGE (1ull << 7)
+#define CPU_CR4_OSFXSR (1ull << 9)
+#define CPU_CR4_FSGSBASE (1ull << 16)
+#define CPU_EFER_SCE (1ull << 0)
+#define CPU_EFER_LME (1ull << 8)
+#define CPU_EFER_LMA (1ull << 10)
+#define CPU_EFER_NXE (1ull << 11)
+
+/* Exception vectors (SDM 3A §6.3.1). */
+enum cpu_vector {
+    CPU_EXC_DE = 0, CPU_EXC_DB = 1, CPU_EXC_NMI = 2, CPU_EXC_BP = 3,
+    CPU_EXC_OF = 4, CPU_EXC_BR = 5, CPU_EXC_UD = 6, CPU_EXC_NM = 7,
+    CPU_EXC_DF = 8, CPU_EXC_TS = 10, CPU_EXC_NP = 11, CPU_EXC_SS = 12,
+    CPU_EXC_GP = 13, CPU_EXC_PF = 14, CPU_EXC_MF = 16, CPU_EXC_AC = 17,
+    CPU_EXC_MC = 18, CPU_EXC_XM = 19
+};
+
+/*
+ * What an instruction handler, an environment callback or a helper tells
+ * its caller (STYLE rule 10).  Guest-caused conditions never abort.
+ */
+enum cpu_status {
+    CPU_OK = 0,     /* carry on */
+    CPU_FAULT,      /* an exception is pending (vector in the cpu) */
+    CPU_VMEXIT,     /* a VM exit was recorded (VMX, later issues) */
+    CPU_UNHANDLED,  /* not modelled: raised to the guest as #UD */
+    CPU_RETRY,      /* re-execute the same instruction later */
+    CPU_STOP,       /* the environment asked the run to stop */
+    CPU_SMC,        /* internal: code under execution was modified */
+};
+
+/*
+ * Instruction cost classes.  The CPU adds each block's summed class costs
+ * once per block; a profile (sim/) says how many cycles each class takes.
+ */
+enum cpu_cost_class {
+    CPU_COST_SIMPLE,   /* ALU, mov, lea, setcc, cmov, nop */
+    CPU_COST_LOAD,     /* extra for an instruction with a memory operand */
+    CPU_COST_BRANCH,   /* jumps, calls, returns */
+    CPU_COST_MUL,
+    CPU_COST_DIV,
+    CPU_COST_STRING,   /* per iteration of a string instruction */
+    CPU_COST_SERIAL,   /* cpuid, mov cr, wrmsr, lgdt, invlpg, ... */
+    CPU_COST_IO,       /* in/out, per access, before device latency */
+    CPU_COST_EXCEPTION,/* event delivery through the IDT */
+    CPU_COST_PAGEWALK, /* per paging-structure reference on a TLB miss */
+    CPU_COST_NCLASSES
+};
+
+/* Why cpu_run() returned. */
+enum cpu_stop_reason {
+    CPU_STOP_BUDGET,       /* the instruction budget was used up */
+    CPU_STOP_HALT,         /* hlt executed (the caller decides what next) */
+    CPU_STOP_ENV,          /* an env callback returned CPU_STOP */
+    CPU_STOP_REQUEST,      /* cpu_request_stop() was called */
+    CPU_STOP_TRIPLE_FAULT, /* shutdown: see cpu_stop_detail() */
+    CPU_STOP_EXCEPTION,    /* exception exit mode: see cpu_last_exception */
+};
+
+/*
+ * The world as the CPU sees it.  Every callback gets the opaque pointer
+ * given to cpu_new().  Guest-physical addresses throughout.
+ */
+struct cpu_env_ops {
+    /*
+     * Returns the host address of the 4 KiB guest-physical page that
+     * contains @pa when it is ordinary RAM, or NULL when it is not (MMIO or
+     * nothing).  The pointer must stay valid for the life of the cpu.
+     */
+    uint8_t *(*ram_page)(void *opaque, uint64_t pa);
+    /* An access to a guest-physical address that is not RAM. */
+    uint64_t (*mmio_read)(void *opaque, uint64_t pa, unsigned size);
+    void (*mmio_write)(void *opaque, uint64_t pa, unsigned size, uint64_t v);
+    /*
+     * Port I/O.  @size is 1, 2 or 4.  io_out may return CPU_STOP to end the
+     * run after the instruction completes (the guest's exit port).
+     */
+    uint32_t (*io_in)(void *opaque, uint16_t port, unsigned size);
+    enum cpu_status (*io_out)(void *opaque, uint16_t port, unsigned size,
+                              uint32_t value);
+};
+
+/*
+ * Creates a CPU in the architectural reset state, reaching the world
+ * through @ops/@opaque (both borrowed; they must outlive the cpu).
+ * Returns: a new cpu, owned by the caller (cpu_free).
+ */
+struct cpu *cpu_new(const struct cpu_env_ops *ops, void *opaque);
+void cpu_free(struct cpu *cpu);
+
+/*
+ * Puts the CPU in 64-bit long mode at CPL 0, as a boot loader leaves it:
+ * CR0 = PE|MP|ET|NE|WP|PG, CR4 = PAE, EFER = LME|LMA|NXE, CR3 = @cr3,
+ * flat segments CS = 0x08 (64-bit code), SS/DS/ES/FS/GS = 0x10,
+ * RFLAGS = 0x2, RIP = @rip, RSP = @rsp, every other register zero.  The
+ * GDTR and IDTR are empty (limit 0), so an exception before the guest
+ * loads an IDT is a triple fault.
+ */
+void cpu_reset_long_mode(struct cpu *cpu, uint64_t cr3, uint64_t rip,
+                         uint64_t rsp);
+
+uint64_t cpu_gpr(const struct cpu *cpu, enum cpu_gpr reg);
+void cpu_set_gpr(struct cpu *cpu, enum cpu_gpr reg, uint64_t value);
+uint64_t cpu_rip(const struct cpu *cpu);
+void cpu_set_rip(struct cpu *cpu, uint64_t rip);
+/* RFLAGS with the lazily kept arithmetic flags folded in. */
+uint64_t cpu_rflags(const struct cpu *cpu);
+void cpu_set_rflags(struct cpu *cpu, uint64_t rflags);
+unsigned cpu_cpl(const struct cpu *cpu);
+uint64_t cpu_cr(const struct cpu *cpu, unsigned n);
+
+/*
+ * Runs until @max_insns more instructions have retired or something
+ * stops the CPU.  Interrupts are checked between blocks.
+ * Returns: why it stopped.
+ */
+enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns);
+
+/*
+ * Asks a running cpu_run() to return CPU_STOP_REQUEST at the next block
+ * boundary.  Safe to call from a signal handler.
+ */
+void cpu_request_stop(struct cpu *cpu);
+
+/*
+ * Exception exit mode, for differential tests and (later) the VMX
+ * exception bitmap: when on, an exception is not delivered through the IDT;
+ * cpu_run() returns CPU_STOP_EXCEPTION with RIP at the faulting
+ * instruction and the state it had before it (faults) or after it (traps:
+ * int3, int n).
+ */
+void cpu_set_exception_exit(struct cpu *cpu, bool on);
+/* The last exception raised: vector, error code (or -1 if none), CR2. */
+void cpu_last_exception(const struct cpu *cpu, unsigned *vector,
+                        int64_t *error_code, uint64_t *cr2);
+
+/* Instructions retired and simulated cycles since creation. */
+uint64_t cpu_icount(const struct cpu *cpu);
+uint64_t cpu_cycles(const struct cpu *cpu);
+/* Adds cycles spent outside instruction execution (device time, idle). */
+void cpu_add_cycles(struct cpu *cpu, uint64_t cycles);
+
+/* Sets the cycle cost of each class (default: 1 for all but a few). */
+void cpu_set_costs(struct cpu *cpu,
+                   const uint32_t costs[CPU_COST_NCLASSES]);
+/* Names of the classes, for profile files: "simple", "load", ... */
+const char *cpu_cost_class_name(enum cpu_cost_class cls);
+
+/* Why the CPU shut down (triple fault), or NULL. */
+const char *cpu_stop_detail(const struct cpu *cpu);
+
+/*
+ * Guest memory at [@pa, @pa + @len) was written by someone other than the
+ * CPU (loader, DMA): drop any decoded instructions cached for it.
+ */
+void cpu_invalidate_phys(struct cpu *cpu, uint64_t pa, uint64_t len);
+
+/*
+ * Calls @fn for each mnemonic the guest executed that the CPU does not
+ * implement (each raised #UD), with how many times it was met.
+ */
+typedef void cpu_unsupported_fn(const char *mnemonic, uint64_t count,
+                                void *opaque);
+void cpu_unsupported_foreach(const struct cpu *cpu, cpu_unsupported_fn *fn,
+                             void *opaque);
+
+/* Statistics of the decoded-instruction cache and the software TLB. */
+struct cpu_stats {
+    uint64_t blocks_decoded;
+    uint64_t insns_decoded;
+    uint64_t block_invalidations;
+    uint64_t tlb_misses;
+    uint64_t tlb_flushes;
+    uint64_t exceptions;
+};
+void cpu_get_stats(const struct cpu *cpu, struct cpu_stats *out /* out */);
+
+#endif /* SIM_CPU_CPU_H */

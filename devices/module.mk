@@ -1,0 +1,2 @@
+# devices/: device models, one file each.
+LIB_SRCS += $(wildcard devices/*.c devices/*/*.c)

@@ -1,0 +1,2 @@
+# mmu/: guest paging (and EPT, later).
+LIB_SRCS += $(wildcard mmu/*.c)

@@ -1,0 +1,2 @@
+# tests/: one CUnit binary; tests/<folder>/test-<module>.c mirror the tree.
+TEST_SRCS += tests/main.c $(wildcard tests/*/*.c)
