@@ -7,11 +7,20 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/probe.c" <<'PROBE'
 #include <Zydis/Zydis.h>
-#if ZYDIS_VERSION < 0x0004000000000000ULL
-#error "iovsim needs Zydis 4"
-#endif
-int main(void) { ZydisDecoder d; return !ZYAN_SUCCESS(ZydisDecoderInit(&d,
-    ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)); }
+/* Zydis 4's five-argument DecodeFull: a compile-time version check. */
+int main(void)
+{
+    ZydisDecoder d;
+    ZydisDecodedInstruction in;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    const unsigned char nop = 0x90;
+
+    if (!ZYAN_SUCCESS(ZydisDecoderInit(&d, ZYDIS_MACHINE_MODE_LONG_64,
+                                       ZYDIS_STACK_WIDTH_64))) {
+        return 1;
+    }
+    return !ZYAN_SUCCESS(ZydisDecoderDecodeFull(&d, &nop, 1, &in, ops));
+}
 PROBE
 if ! ${CC:-gcc} "$tmp/probe.c" -o "$tmp/probe" -lZydis -lZycore; then
     echo "iovsim: Zydis 4 (libzydis-dev) not usable" >&2
