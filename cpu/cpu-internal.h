@@ -20,13 +20,20 @@ typedef enum cpu_status cpu_insn_fn(struct cpu *cpu,
                                     const struct cpu_insn *in);
 
 /*
+ * Threaded dispatch: a block's instructions run as a chain of tail calls,
+ * each handler jumping to the next one's fn; a sentinel after the last
+ * instruction returns CPU_OK.  A handler that stops the chain records
+ * itself in cpu->fault_in so the run loop knows where it stopped.  The
+ * step pointer runs one instruction alone (partial blocks, tests).
+ *
  * One decoded instruction.  Register operands are byte offsets into
  * cpu->gpr (so AH is offset 1), which lets one handler serve every
  * register.  Address registers are indices into cpu->gpr, where index
  * CPU_REG_NONE reads as zero, so an effective address needs no branches.
  */
 struct cpu_insn {
-    cpu_insn_fn *fn;
+    cpu_insn_fn *fn;   /* threaded: runs this and the rest of the block */
+    cpu_insn_fn *step; /* runs this instruction only */
     uint8_t len;     /* instruction length in bytes */
     uint8_t opsize;  /* operand size in bytes: 1, 2, 4 or 8 */
     uint8_t r;       /* first register operand (byte offset) */
@@ -41,7 +48,7 @@ struct cpu_insn {
     uint8_t pad[3];
     uint16_t offset; /* offset of this instruction from the block start */
     uint16_t mnemonic;
-    uint32_t amask_hi; /* 0 for 32-bit addressing, else 0xffffffff */
+    uint64_t amask;  /* address-size mask: ~0, or 0xffffffff for 67h */
     int64_t disp;    /* displacement; RIP-relative ones are absolute */
     uint64_t imm;    /* immediate, or branch target */
     uint64_t imm2;   /* second immediate (enter) or fall-through RIP */
@@ -107,7 +114,6 @@ struct cpu_tlb_entry {
     uint64_t tag_w;
     uint64_t tag_x;
     uintptr_t addend; /* host = linear + addend */
-    uint64_t pa_page; /* guest-physical page */
 };
 
 #define CPU_TLB_SIZE 256
@@ -140,6 +146,7 @@ struct cpu {
     uint64_t icount;
     uint64_t cycles;
     uint64_t block_rip;         /* start of the block being executed */
+    const struct cpu_insn *fault_in; /* where a threaded chain stopped */
     uint64_t code_gen;          /* bumped when cached code may be stale */
     volatile int stop_requested;
 
@@ -173,6 +180,7 @@ struct cpu {
     uint32_t costs[CPU_COST_NCLASSES];
 
     struct cpu_tlb_entry tlb_sets[2][CPU_TLB_SIZE]; /* [0] CPL<3, [1] CPL 3 */
+    uint64_t tlb_pa[2][CPU_TLB_SIZE]; /* guest-physical page of each entry */
 
     struct cpu_block **block_hash;   /* CPU_BLOCK_HASH_SIZE buckets */
     struct cpu_block **block_graveyard;
@@ -303,8 +311,7 @@ static inline uint64_t cpu_ea(const struct cpu *cpu,
     uint64_t a = (uint64_t)in->disp + cpu->gpr[in->base] +
                  (cpu->gpr[in->index] << in->scale);
 
-    a &= ((uint64_t)in->amask_hi << 32) | 0xffffffffull;
-    return a + cpu->segbase[in->seg];
+    return (a & in->amask) + cpu->segbase[in->seg];
 }
 
 enum cpu_status cpu_mem_read_slow(struct cpu *cpu, uint64_t la,
@@ -355,6 +362,25 @@ static inline void cpu_host_store(uint8_t *p, unsigned size, uint64_t v)
         memcpy(p, &v, 8);
         break;
     }
+}
+
+/* The TLB entry for @la, and whether it allows an access of @size bytes
+ * at @la under @tag (tag_r, tag_w or tag_x) without a page crossing. */
+static inline struct cpu_tlb_entry *cpu_tlb_entry(struct cpu *cpu,
+                                                  uint64_t la)
+{
+    return &cpu->tlb[(la >> 12) & (CPU_TLB_SIZE - 1)];
+}
+
+static inline bool cpu_tlb_hit(uint64_t tag, uint64_t la, unsigned size)
+{
+    return tag == (la & ~0xfffull) && (la & 0xfff) <= 4096 - size;
+}
+
+static inline uint8_t *cpu_tlb_host(const struct cpu_tlb_entry *e,
+                                    uint64_t la)
+{
+    return (uint8_t *)(uintptr_t)(la + e->addend);
 }
 
 static inline enum cpu_status cpu_mem_read(struct cpu *cpu, uint64_t la,
@@ -447,6 +473,29 @@ static inline uint64_t cpu_next_rip(const struct cpu *cpu,
 {
     return cpu->block_rip + in->offset + in->len;
 }
+
+/* ---- Threaded dispatch ------------------------------------------------- */
+
+/*
+ * Defines @name as the threaded form of the single-step handler @body
+ * (which it inlines when @body is visible in the same file).
+ */
+#define CPU_THREADED(name, body)                                               \
+    static enum cpu_status name(struct cpu *cpu, const struct cpu_insn *in)    \
+    {                                                                          \
+        enum cpu_status st_ = body(cpu, in);                                   \
+                                                                               \
+        if (SIM_LIKELY(st_ == CPU_OK)) {                                       \
+            return in[1].fn(cpu, in + 1);                                      \
+        }                                                                      \
+        cpu->fault_in = in;                                                    \
+        return st_;                                                            \
+    }
+
+/* The threaded form of any handler, through its step pointer. */
+cpu_insn_fn cpu_thread_generic;
+/* The sentinel after a block's last instruction. */
+cpu_insn_fn cpu_op_block_end;
 
 /* ---- Cross-file internals ----------------------------------------------- */
 

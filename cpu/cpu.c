@@ -332,7 +332,7 @@ static uint8_t *tlb_fill(struct cpu *cpu, uint64_t la,
     }
     e = &cpu->tlb[(la >> 12) & (CPU_TLB_SIZE - 1)];
     e->addend = (uintptr_t)host - (uintptr_t)page;
-    e->pa_page = page_pa;
+    cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] = page_pa;
     e->tag_r = page;
     /* Writes hit only pages already dirty that hold no decoded code. */
     e->tag_w = res->writable && res->dirty && !is_code_page(cpu, page_pa)
@@ -478,7 +478,8 @@ enum cpu_status cpu_translate_fetch(struct cpu *cpu, uint64_t la,
     enum cpu_status st;
 
     if (SIM_LIKELY(e->tag_x == (la & ~0xfffull))) {
-        *pa = e->pa_page | (la & 0xfff);
+        *pa = cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] |
+              (la & 0xfff);
         return CPU_OK;
     }
     st = translate(cpu, la, MMU_EXEC, cpu->cpl == 3, &res);
@@ -537,7 +538,7 @@ static GPtrArray *page_blocks(struct cpu *cpu, uint64_t page_pa, bool create)
             for (unsigned i = 0; i < CPU_TLB_SIZE; i++) {
                 struct cpu_tlb_entry *e = &cpu->tlb_sets[s][i];
 
-                if (e->pa_page == page_pa) {
+                if (cpu->tlb_pa[s][i] == page_pa) {
                     e->tag_w = CPU_TLB_INVALID;
                 }
             }
@@ -546,10 +547,27 @@ static GPtrArray *page_blocks(struct cpu *cpu, uint64_t page_pa, bool create)
     return a;
 }
 
+enum cpu_status cpu_thread_generic(struct cpu *cpu, const struct cpu_insn *in)
+{
+    enum cpu_status st = in->step(cpu, in);
+
+    if (SIM_LIKELY(st == CPU_OK)) {
+        return in[1].fn(cpu, in + 1);
+    }
+    cpu->fault_in = in;
+    return st;
+}
+
+enum cpu_status cpu_op_block_end(struct cpu *cpu, const struct cpu_insn *in)
+{
+    return CPU_OK;
+}
+
 /* Stands in for the rest of a modified block: stop before running it. */
 static enum cpu_status op_code_modified(struct cpu *cpu,
                                         const struct cpu_insn *in)
 {
+    cpu->fault_in = in;
     return CPU_SMC;
 }
 
@@ -577,7 +595,7 @@ static void block_kill(struct cpu *cpu, struct cpu_block *b)
     b->dead = true;
     block_unhash(cpu, b);
     for (unsigned i = 0; i < b->ninsns; i++) {
-        b->insns[i].fn = op_code_modified;
+        b->insns[i].fn = b->insns[i].step = op_code_modified;
     }
     if (cpu->ngraveyard == cpu->graveyard_cap) {
         cpu->graveyard_cap = cpu->graveyard_cap ? cpu->graveyard_cap * 2 : 16;
@@ -908,16 +926,21 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
             }
         }
         n = b->ninsns;
-        if (SIM_UNLIKELY(left < n)) {
-            n = (unsigned)left;
-        }
         cpu->block_rip = b->rip;
         cpu->rip = b->end_rip;
         in = b->insns;
-        for (i = 0; i < n; i++) {
-            st = in[i].fn(cpu, &in[i]);
-            if (SIM_UNLIKELY(st != CPU_OK)) {
-                break;
+        if (SIM_LIKELY(left >= n)) {
+            st = in->fn(cpu, in);
+            i = SIM_LIKELY(st == CPU_OK) ? n
+                                         : (unsigned)(cpu->fault_in - in);
+        } else {
+            /* The budget ends inside this block: step one at a time. */
+            n = (unsigned)left;
+            for (i = 0; i < n; i++) {
+                st = in[i].step(cpu, &in[i]);
+                if (SIM_UNLIKELY(st != CPU_OK)) {
+                    break;
+                }
             }
         }
         if (SIM_UNLIKELY(i < n)) {

@@ -116,7 +116,7 @@ static bool set_mem(struct cpu_insn *in, const struct decoded *dc,
 {
     int base, index;
 
-    in->amask_hi = dc->d.address_width == 32 ? 0 : 0xffffffffu;
+    in->amask = dc->d.address_width == 32 ? 0xffffffffu : ~0ull;
     in->scale = op->mem.scale > 1 ? (uint8_t)__builtin_ctz(op->mem.scale) : 0;
     in->disp = op->mem.disp.has_displacement ? op->mem.disp.value : 0;
     if (op->mem.base == ZYDIS_REGISTER_RIP ||
@@ -176,8 +176,8 @@ static bool map_generic(struct cpu_insn *in, const struct decoded *dc)
                 in->r = (uint8_t)off;
             } else if (i == 1) {
                 in->rm = (uint8_t)off;
-            } else {
-                return false;
+            } else if (op->reg.value != ZYDIS_REGISTER_CL) {
+                return false; /* only SHLD/SHRD's count is a third reg */
             }
             break;
         case ZYDIS_OPERAND_TYPE_MEMORY:
@@ -311,7 +311,7 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
     in->fn = desc->fn;
     in->aux = desc->aux;
     in->opsize = (uint8_t)(dc->d.operand_width / 8);
-    in->amask_hi = dc->d.address_width == 32 ? 0 : 0xffffffffu;
+    in->amask = dc->d.address_width == 32 ? 0xffffffffu : ~0ull;
     if (in->opsize == 0) {
         in->opsize = 8;
     }
@@ -328,13 +328,19 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
         {
             enum cpu_form f = form_of(in, (in->opk & CPU_OPK_I1) != 0);
 
-            if (desc->kind == DK_ALU) {
-                in->fn = cpu_sel_alu(desc->aux, f, in->opsize);
-            } else {
-                in->fn = cpu_sel_mov(f, in->opsize);
+            if (f != CPU_FORM_RR && f != CPU_FORM_RI &&
+                in->index == CPU_REG_NONE && in->seg == CPU_SEGBASE_NONE &&
+                in->amask == ~0ull) {
+                f = cpu_form_bd(f);
             }
-            /* The specialised handlers take a memory operand through
-             * cpu_ea and register operand 1 from in->rm. */
+
+            /* aux2 = form, for the handlers' generic slow paths. */
+            in->aux2 = (uint8_t)f;
+            if (desc->kind == DK_ALU) {
+                in->fn = cpu_sel_alu(desc->aux, f, in->opsize, &in->step);
+            } else {
+                in->fn = cpu_sel_mov(f, in->opsize, &in->step);
+            }
         }
         return true;
     case DK_GEN:
@@ -415,7 +421,7 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
     case DK_JCC:
         in->aux = dc->d.opcode & 15;
         in->imm = imm_value(dc, o0);
-        in->fn = cpu_sel_jcc(in->aux);
+        in->fn = cpu_sel_jcc(in->aux, &in->step);
         return true;
     case DK_JMP:
     case DK_CALL:
@@ -519,6 +525,7 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
     bool has_mem = false;
 
     memset(in, 0, sizeof(*in));
+    in->amask = ~0ull;
     in->base = CPU_REG_NONE;
     in->index = CPU_REG_NONE;
     zs = ZydisDecoderDecodeFull(cpu->decoder, buf, avail, &dc.d, dc.ops);
@@ -528,7 +535,8 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
     if (!ZYAN_SUCCESS(zs)) {
         /* Not a valid instruction (or an illegal LOCK, REX, ...): #UD. */
         in->len = 1;
-        in->fn = cpu_op_ud;
+        in->step = cpu_op_ud;
+        in->fn = cpu_thread_generic;
         in->mnemonic = ZYDIS_MNEMONIC_INVALID;
         *cost = cpu->costs[desc_invalid.cost];
         *ends = true;
@@ -546,6 +554,7 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
         in->len = keep.len;
         in->mnemonic = keep.mnemonic;
         in->base = in->index = CPU_REG_NONE;
+        in->amask = ~0ull;
         if (dc.d.meta.isa_ext == ZYDIS_ISA_EXT_X87) {
             in->fn = cpu_op_fpu_nm;
             in->aux = 1;
@@ -562,6 +571,10 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
             dc.ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM) {
             has_mem = true;
         }
+    }
+    if (in->step == NULL) {
+        in->step = in->fn;
+        in->fn = cpu_thread_generic;
     }
     *cost = cpu->costs[desc->cost] + (has_mem ? cpu->costs[CPU_COST_LOAD] : 0);
     *ends = (desc->flags & F_END) != 0;
@@ -624,8 +637,10 @@ struct cpu_block *cpu_decode_block(struct cpu *cpu, uint64_t pa,
             break;
         }
     }
-    b = g_malloc0(sizeof(*b) + n * sizeof(struct cpu_insn));
+    /* One more record: the sentinel that ends the threaded chain. */
+    b = g_malloc0(sizeof(*b) + (n + 1) * sizeof(struct cpu_insn));
     memcpy(b->insns, tmp, n * sizeof(struct cpu_insn));
+    b->insns[n].fn = b->insns[n].step = cpu_op_block_end;
     b->ninsns = n;
     b->rip = cpu->rip;
     b->pa = pa;

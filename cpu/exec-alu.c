@@ -184,18 +184,102 @@ static ALWAYS_INLINE enum cpu_status alu_do(struct cpu *cpu,
     return CPU_OK;
 }
 
+/* Every case, slowly: what a specialised handler falls back to. */
+static __attribute__((noinline)) enum cpu_status
+alu_slow(struct cpu *cpu, const struct cpu_insn *in)
+{
+    return alu_do(cpu, in, in->aux, cpu_form_general(in->aux2), in->opsize);
+}
+CPU_THREADED(alu_slow_t, alu_slow)
+
+/* The effective address of a specialised form. */
+static ALWAYS_INLINE uint64_t form_ea(const struct cpu *cpu,
+                                      const struct cpu_insn *in,
+                                      enum cpu_form form)
+{
+    if (form >= CPU_FORM_RM_BD) {
+        return (uint64_t)in->disp + cpu->gpr[in->base];
+    }
+    return cpu_ea(cpu, in);
+}
+
+/* What a specialised handler returns on success. */
+static ALWAYS_INLINE enum cpu_status next(struct cpu *cpu,
+                                          const struct cpu_insn *in,
+                                          bool threaded)
+{
+    return threaded ? in[1].fn(cpu, in + 1) : CPU_OK;
+}
+
+/*
+ * The specialised body, as a single step or threaded: register forms in
+ * full; memory forms only when the software TLB hits (a write-tag hit
+ * also allows the read of a read-modify-write).  Anything else goes to
+ * alu_slow by a tail call, so the fast path spills no registers.
+ */
+static ALWAYS_INLINE enum cpu_status alu_fast(struct cpu *cpu,
+                                              const struct cpu_insn *in,
+                                              enum cpu_alu_op op,
+                                              enum cpu_form form,
+                                              unsigned size, bool threaded)
+{
+    enum cpu_form gf = cpu_form_general(form);
+    bool writes = op != CPU_ALU_CMP && op != CPU_ALU_TEST;
+    bool mem_dst = gf == CPU_FORM_MR || gf == CPU_FORM_MI;
+    uint64_t la, a, b, r;
+    struct cpu_tlb_entry *e;
+    uint8_t *p;
+    bool cin = false;
+
+    if (form == CPU_FORM_RR || form == CPU_FORM_RI) {
+        alu_do(cpu, in, op, form, size); /* cannot fail */
+        return next(cpu, in, threaded);
+    }
+    la = form_ea(cpu, in, form);
+    e = cpu_tlb_entry(cpu, la);
+    if (SIM_UNLIKELY(!cpu_tlb_hit(writes && mem_dst ? e->tag_w : e->tag_r,
+                                  la, size))) {
+        return threaded ? alu_slow_t(cpu, in) : alu_slow(cpu, in);
+    }
+    p = cpu_tlb_host(e, la);
+    if (gf == CPU_FORM_RM) {
+        a = cpu_reg_read(cpu, in->r, size);
+        b = cpu_host_load(p, size);
+    } else {
+        a = cpu_host_load(p, size);
+        b = gf == CPU_FORM_MR ? cpu_reg_read(cpu, in->rm, size)
+                              : in->imm & cpu_size_mask(size);
+    }
+    r = alu_calc(cpu, op, size, a, b, &cin);
+    if (writes) {
+        if (mem_dst) {
+            cpu_host_store(p, size, r);
+        } else {
+            cpu_reg_write(cpu, in->r, size, r);
+        }
+    }
+    alu_flags(cpu, op, size, a, b, r, cin);
+    return next(cpu, in, threaded);
+}
+
 #define ALU_FN(op, form, size)                                                 \
     static enum cpu_status alu_##op##_##form##_##size(                         \
         struct cpu *cpu, const struct cpu_insn *in)                            \
     {                                                                          \
-        return alu_do(cpu, in, CPU_ALU_##op, CPU_FORM_##form, size);           \
+        return alu_fast(cpu, in, CPU_ALU_##op, CPU_FORM_##form, size, false);  \
+    }                                                                          \
+    static enum cpu_status alu_t_##op##_##form##_##size(                       \
+        struct cpu *cpu, const struct cpu_insn *in)                            \
+    {                                                                          \
+        return alu_fast(cpu, in, CPU_ALU_##op, CPU_FORM_##form, size, true);   \
     }
 #define ALU_SIZES(op, form)                                                    \
     ALU_FN(op, form, 1) ALU_FN(op, form, 2) ALU_FN(op, form, 4)               \
     ALU_FN(op, form, 8)
 #define ALU_FORMS(op)                                                          \
     ALU_SIZES(op, RR) ALU_SIZES(op, RM) ALU_SIZES(op, MR) ALU_SIZES(op, RI)   \
-    ALU_SIZES(op, MI)
+    ALU_SIZES(op, MI) ALU_SIZES(op, RM_BD) ALU_SIZES(op, MR_BD)               \
+    ALU_SIZES(op, MI_BD)
 
 ALU_FORMS(ADD)
 ALU_FORMS(OR)
@@ -207,16 +291,22 @@ ALU_FORMS(XOR)
 ALU_FORMS(CMP)
 ALU_FORMS(TEST)
 
-#define ALU_ROW_S(op, form)                                                    \
-    {alu_##op##_##form##_1, alu_##op##_##form##_2, alu_##op##_##form##_4,     \
-     alu_##op##_##form##_8}
-#define ALU_ROW(op)                                                            \
-    {ALU_ROW_S(op, RR), ALU_ROW_S(op, RM), ALU_ROW_S(op, MR),                  \
-     ALU_ROW_S(op, RI), ALU_ROW_S(op, MI)}
+#define ALU_ROW_S(pfx, op, form)                                               \
+    {pfx##op##_##form##_1, pfx##op##_##form##_2, pfx##op##_##form##_4,        \
+     pfx##op##_##form##_8}
+#define ALU_ROW(pfx, op)                                                       \
+    {ALU_ROW_S(pfx, op, RR),    ALU_ROW_S(pfx, op, RM),                        \
+     ALU_ROW_S(pfx, op, MR),    ALU_ROW_S(pfx, op, MI),                        \
+     ALU_ROW_S(pfx, op, RI),    ALU_ROW_S(pfx, op, RM_BD),                     \
+     ALU_ROW_S(pfx, op, MR_BD), ALU_ROW_S(pfx, op, MI_BD)}
+#define ALU_TABLE(pfx)                                                         \
+    {ALU_ROW(pfx, ADD), ALU_ROW(pfx, OR),  ALU_ROW(pfx, ADC),                  \
+     ALU_ROW(pfx, SBB), ALU_ROW(pfx, AND), ALU_ROW(pfx, SUB),                  \
+     ALU_ROW(pfx, XOR), ALU_ROW(pfx, CMP), ALU_ROW(pfx, TEST)}
 
-static cpu_insn_fn *const alu_table[CPU_NALU][CPU_NFORMS][4] = {
-    ALU_ROW(ADD), ALU_ROW(OR),  ALU_ROW(ADC), ALU_ROW(SBB), ALU_ROW(AND),
-    ALU_ROW(SUB), ALU_ROW(XOR), ALU_ROW(CMP), ALU_ROW(TEST),
+/* [threaded][op][form][log2 size] */
+static cpu_insn_fn *const alu_table[2][CPU_NALU][CPU_NFORMS][4] = {
+    ALU_TABLE(alu_), ALU_TABLE(alu_t_),
 };
 
 static unsigned size_index(unsigned size)
@@ -225,9 +315,10 @@ static unsigned size_index(unsigned size)
 }
 
 cpu_insn_fn *cpu_sel_alu(enum cpu_alu_op op, enum cpu_form form,
-                         unsigned size)
+                         unsigned size, cpu_insn_fn **step)
 {
-    return alu_table[op][form][size_index(size)];
+    *step = alu_table[0][op][form][size_index(size)];
+    return alu_table[1][op][form][size_index(size)];
 }
 
 /* ---- MOV ---------------------------------------------------------------- */
@@ -260,11 +351,54 @@ static ALWAYS_INLINE enum cpu_status mov_do(struct cpu *cpu,
     }
 }
 
+static __attribute__((noinline)) enum cpu_status
+mov_slow(struct cpu *cpu, const struct cpu_insn *in)
+{
+    return mov_do(cpu, in, cpu_form_general(in->aux2), in->opsize);
+}
+CPU_THREADED(mov_slow_t, mov_slow)
+
+/* As alu_fast: memory forms inline only on a TLB hit. */
+static ALWAYS_INLINE enum cpu_status mov_fast(struct cpu *cpu,
+                                              const struct cpu_insn *in,
+                                              enum cpu_form form,
+                                              unsigned size, bool threaded)
+{
+    enum cpu_form gf = cpu_form_general(form);
+    uint64_t la;
+    struct cpu_tlb_entry *e;
+
+    if (form == CPU_FORM_RR || form == CPU_FORM_RI) {
+        mov_do(cpu, in, form, size);
+        return next(cpu, in, threaded);
+    }
+    la = form_ea(cpu, in, form);
+    e = cpu_tlb_entry(cpu, la);
+    if (SIM_UNLIKELY(!cpu_tlb_hit(gf == CPU_FORM_RM ? e->tag_r : e->tag_w,
+                                  la, size))) {
+        return threaded ? mov_slow_t(cpu, in) : mov_slow(cpu, in);
+    }
+    if (gf == CPU_FORM_RM) {
+        cpu_reg_write(cpu, in->r, size,
+                      cpu_host_load(cpu_tlb_host(e, la), size));
+    } else {
+        cpu_host_store(cpu_tlb_host(e, la), size,
+                       gf == CPU_FORM_MR ? cpu_reg_read(cpu, in->rm, size)
+                                         : in->imm);
+    }
+    return next(cpu, in, threaded);
+}
+
 #define MOV_FN(form, size)                                                     \
     static enum cpu_status mov_##form##_##size(struct cpu *cpu,                \
                                                const struct cpu_insn *in)      \
     {                                                                          \
-        return mov_do(cpu, in, CPU_FORM_##form, size);                         \
+        return mov_fast(cpu, in, CPU_FORM_##form, size, false);                \
+    }                                                                          \
+    static enum cpu_status mov_t_##form##_##size(struct cpu *cpu,              \
+                                                 const struct cpu_insn *in)    \
+    {                                                                          \
+        return mov_fast(cpu, in, CPU_FORM_##form, size, true);                 \
     }
 #define MOV_SIZES(form)                                                        \
     MOV_FN(form, 1) MOV_FN(form, 2) MOV_FN(form, 4) MOV_FN(form, 8)
@@ -273,16 +407,27 @@ MOV_SIZES(RM)
 MOV_SIZES(MR)
 MOV_SIZES(RI)
 MOV_SIZES(MI)
+MOV_SIZES(RM_BD)
+MOV_SIZES(MR_BD)
+MOV_SIZES(MI_BD)
 
-#define MOV_ROW(form) {mov_##form##_1, mov_##form##_2, mov_##form##_4,        \
-                       mov_##form##_8}
-static cpu_insn_fn *const mov_table[CPU_NFORMS][4] = {
-    MOV_ROW(RR), MOV_ROW(RM), MOV_ROW(MR), MOV_ROW(RI), MOV_ROW(MI),
+#define MOV_ROW(pfx, form)                                                     \
+    {pfx##form##_1, pfx##form##_2, pfx##form##_4, pfx##form##_8}
+#define MOV_TABLE(pfx)                                                         \
+    {MOV_ROW(pfx, RR),    MOV_ROW(pfx, RM),    MOV_ROW(pfx, MR),               \
+     MOV_ROW(pfx, MI),    MOV_ROW(pfx, RI),    MOV_ROW(pfx, RM_BD),            \
+     MOV_ROW(pfx, MR_BD), MOV_ROW(pfx, MI_BD)}
+
+/* [threaded][form][log2 size] */
+static cpu_insn_fn *const mov_table[2][CPU_NFORMS][4] = {
+    MOV_TABLE(mov_), MOV_TABLE(mov_t_),
 };
 
-cpu_insn_fn *cpu_sel_mov(enum cpu_form form, unsigned size)
+cpu_insn_fn *cpu_sel_mov(enum cpu_form form, unsigned size,
+                         cpu_insn_fn **step)
 {
-    return mov_table[form][size_index(size)];
+    *step = mov_table[0][form][size_index(size)];
+    return mov_table[1][form][size_index(size)];
 }
 
 /* ---- One-operand arithmetic --------------------------------------------- */

@@ -73,14 +73,15 @@ static ALWAYS_INLINE bool cond_fast(const struct cpu *cpu, unsigned cc)
 }
 
 #define JCC_FN(cc)                                                             \
-    static enum cpu_status jcc_##cc(struct cpu *cpu,                           \
-                                    const struct cpu_insn *in)                 \
+    static ALWAYS_INLINE enum cpu_status jcc_##cc(struct cpu *cpu,             \
+                                                  const struct cpu_insn *in)   \
     {                                                                          \
         if (cond_fast(cpu, cc)) {                                              \
             cpu->rip = in->imm;                                                \
         }                                                                      \
         return CPU_OK;                                                         \
-    }
+    }                                                                          \
+    CPU_THREADED(jcc_t_##cc, jcc_##cc)
 JCC_FN(0) JCC_FN(1) JCC_FN(2) JCC_FN(3) JCC_FN(4) JCC_FN(5) JCC_FN(6)
 JCC_FN(7) JCC_FN(8) JCC_FN(9) JCC_FN(10) JCC_FN(11) JCC_FN(12) JCC_FN(13)
 JCC_FN(14) JCC_FN(15)
@@ -90,9 +91,16 @@ static cpu_insn_fn *const jcc_table[16] = {
     jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15,
 };
 
-cpu_insn_fn *cpu_sel_jcc(unsigned cc)
+static cpu_insn_fn *const jcc_threaded[16] = {
+    jcc_t_0, jcc_t_1, jcc_t_2,  jcc_t_3,  jcc_t_4,  jcc_t_5,  jcc_t_6,
+    jcc_t_7, jcc_t_8, jcc_t_9, jcc_t_10, jcc_t_11, jcc_t_12, jcc_t_13,
+    jcc_t_14, jcc_t_15,
+};
+
+cpu_insn_fn *cpu_sel_jcc(unsigned cc, cpu_insn_fn **step)
 {
-    return jcc_table[cc & 15];
+    *step = jcc_table[cc & 15];
+    return jcc_threaded[cc & 15];
 }
 
 enum cpu_status cpu_op_jcc(struct cpu *cpu, const struct cpu_insn *in)
@@ -155,7 +163,7 @@ enum cpu_status cpu_op_loop(struct cpu *cpu, const struct cpu_insn *in)
     uint64_t c;
     bool take;
 
-    if (in->amask_hi) {
+    if (in->amask == ~0ull) {
         c = --cpu->gpr[CPU_RCX];
     } else {
         c = (uint32_t)(cpu->gpr[CPU_RCX] - 1);
@@ -177,7 +185,7 @@ enum cpu_status cpu_op_jrcxz(struct cpu *cpu, const struct cpu_insn *in)
 {
     uint64_t c = cpu->gpr[CPU_RCX];
 
-    if (!in->amask_hi) {
+    if (in->amask != ~0ull) {
         c &= 0xffffffff;
     }
     if (c == 0) {
@@ -349,14 +357,14 @@ static ALWAYS_INLINE uint64_t addr_reg(const struct cpu *cpu,
 {
     uint64_t v = cpu->gpr[r];
 
-    return in->amask_hi ? v : (v & 0xffffffff);
+    return v & in->amask;
 }
 
 static ALWAYS_INLINE void addr_reg_set(struct cpu *cpu,
                                        const struct cpu_insn *in, unsigned r,
                                        uint64_t v)
 {
-    cpu->gpr[r] = in->amask_hi ? v : (v & 0xffffffff);
+    cpu->gpr[r] = v & in->amask;
 }
 
 /*

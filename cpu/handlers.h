@@ -13,10 +13,27 @@ enum cpu_form {
     CPU_FORM_RR, /* register, register */
     CPU_FORM_RM, /* register, memory */
     CPU_FORM_MR, /* memory, register */
-    CPU_FORM_RI, /* register, immediate */
     CPU_FORM_MI, /* memory, immediate */
+    CPU_FORM_RI, /* register, immediate */
+    /* The memory forms again, for base + displacement addresses (no
+     * index, no FS/GS, 64-bit addressing): the commonest, and cheaper. */
+    CPU_FORM_RM_BD,
+    CPU_FORM_MR_BD,
+    CPU_FORM_MI_BD,
     CPU_NFORMS
 };
+
+/* The general form of a base + displacement form. */
+static inline enum cpu_form cpu_form_general(enum cpu_form f)
+{
+    return f >= CPU_FORM_RM_BD ? (enum cpu_form)(f - 4) : f;
+}
+
+/* The base + displacement form of a general memory form. */
+static inline enum cpu_form cpu_form_bd(enum cpu_form f)
+{
+    return (enum cpu_form)(f + 4);
+}
 
 /* Binary ALU operations, in the order of their 0x00..0x38 opcodes. */
 enum cpu_alu_op {
@@ -36,9 +53,11 @@ enum cpu_str_op { CPU_STR_MOVS, CPU_STR_STOS, CPU_STR_LODS, CPU_STR_CMPS,
 enum cpu_rep { CPU_REP_NONE, CPU_REP_REP, CPU_REP_REPE, CPU_REP_REPNE };
 
 /* exec-alu.c */
+/* Selectors return the threaded handler and set *step to the single one. */
 cpu_insn_fn *cpu_sel_alu(enum cpu_alu_op op, enum cpu_form form,
-                         unsigned size);
-cpu_insn_fn *cpu_sel_mov(enum cpu_form form, unsigned size);
+                         unsigned size, cpu_insn_fn **step);
+cpu_insn_fn *cpu_sel_mov(enum cpu_form form, unsigned size,
+                         cpu_insn_fn **step);
 cpu_insn_fn cpu_op_inc, cpu_op_dec, cpu_op_neg, cpu_op_not;
 cpu_insn_fn cpu_op_shift;      /* aux = cpu_shift_op */
 cpu_insn_fn cpu_op_mul1, cpu_op_imul1, cpu_op_div, cpu_op_idiv;
@@ -61,7 +80,7 @@ cpu_insn_fn cpu_op_call_ind, cpu_op_ret, cpu_op_loop, cpu_op_jrcxz;
 cpu_insn_fn cpu_op_push, cpu_op_pop, cpu_op_push_sreg, cpu_op_pop_sreg;
 cpu_insn_fn cpu_op_pushf, cpu_op_popf, cpu_op_enter, cpu_op_leave;
 cpu_insn_fn cpu_op_string;     /* aux = cpu_str_op, aux2 = cpu_rep */
-cpu_insn_fn *cpu_sel_jcc(unsigned cc);
+cpu_insn_fn *cpu_sel_jcc(unsigned cc, cpu_insn_fn **step);
 
 /* exec-system.c */
 cpu_insn_fn cpu_op_in, cpu_op_out, cpu_op_cpuid, cpu_op_rdtsc;

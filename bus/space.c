@@ -1,0 +1,278 @@
+/*
+ * bus/space.c: one address space as a sorted array of non-overlapping
+ * regions, looked up by binary search.  Port I/O and MMIO use the same
+ * code.  Here live the rules every access obeys whatever device is behind
+ * it: unclaimed accesses read all-ones and drop writes, sizes outside a
+ * region's @valid range are refused, and accesses are split or widened to
+ * the region's @impl sizes (after QEMU's access_with_adjusted_size).
+ */
+#include "sim/common.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "bus/bus.h"
+
+struct bus_space {
+    char *name;
+    uint64_t last;              /* highest valid address */
+    struct bus_region *regions; /* sorted by base */
+    size_t count;
+    size_t capacity;
+    struct bus_stats stats;
+};
+
+G_DEFINE_QUARK(bus - error - quark, bus_error)
+
+struct bus_space *bus_space_new(const char *name, uint64_t limit)
+{
+    struct bus_space *space = g_new0(struct bus_space, 1);
+
+    space->name = g_strdup(name);
+    space->last = limit == 0 ? UINT64_MAX : limit - 1;
+    return space;
+}
+
+void bus_space_free(struct bus_space *space)
+{
+    if (space == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < space->count; i++) {
+        g_free(space->regions[i].name);
+    }
+    g_free(space->regions);
+    g_free(space->name);
+    g_free(space);
+}
+
+const char *bus_space_name(const struct bus_space *space)
+{
+    return space->name;
+}
+
+/* Index of the first region whose last address is >= @addr. */
+static size_t space_search(const struct bus_space *space, uint64_t addr)
+{
+    size_t lo = 0;
+    size_t hi = space->count;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct bus_region *r = &space->regions[mid];
+
+        if (r->base + (r->size - 1) < addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+bool bus_region_add(struct bus_space *space, const char *name, uint64_t base,
+                    uint64_t size, const struct io_region_ops *ops,
+                    void *opaque, GError **error)
+{
+    uint64_t last;
+    size_t i;
+
+    g_assert(ops != NULL && ops->read != NULL && ops->write != NULL);
+    if (size == 0 || base > space->last || size - 1 > space->last - base) {
+        g_set_error(error, BUS_ERROR, BUS_ERROR_RANGE,
+                    "%s: region %s [0x%" PRIx64 ", +0x%" PRIx64
+                    ") is empty or outside the space (last address 0x%" PRIx64
+                    ")",
+                    space->name, name, base, size, space->last);
+        return false;
+    }
+    last = base + (size - 1);
+    i = space_search(space, base);
+    if (i < space->count && space->regions[i].base <= last) {
+        const struct bus_region *r = &space->regions[i];
+
+        g_set_error(error, BUS_ERROR, BUS_ERROR_OVERLAP,
+                    "%s: region %s [0x%" PRIx64 "-0x%" PRIx64
+                    "] overlaps %s [0x%" PRIx64 "-0x%" PRIx64 "]",
+                    space->name, name, base, last, r->name, r->base,
+                    r->base + (r->size - 1));
+        return false;
+    }
+    if (space->count == space->capacity) {
+        space->capacity = space->capacity == 0 ? 8 : space->capacity * 2;
+        space->regions =
+            g_renew(struct bus_region, space->regions, space->capacity);
+    }
+    memmove(&space->regions[i + 1], &space->regions[i],
+            (space->count - i) * sizeof(space->regions[0]));
+    space->regions[i] = (struct bus_region){
+        .base = base,
+        .size = size,
+        .ops = ops,
+        .opaque = opaque,
+        .name = g_strdup(name),
+    };
+    space->count++;
+    return true;
+}
+
+bool bus_region_del(struct bus_space *space, uint64_t base, GError **error)
+{
+    size_t i = space_search(space, base);
+
+    if (i >= space->count || space->regions[i].base != base) {
+        g_set_error(error, BUS_ERROR, BUS_ERROR_NOENT,
+                    "%s: no region starts at 0x%" PRIx64, space->name, base);
+        return false;
+    }
+    g_free(space->regions[i].name);
+    memmove(&space->regions[i], &space->regions[i + 1],
+            (space->count - i - 1) * sizeof(space->regions[0]));
+    space->count--;
+    return true;
+}
+
+const struct bus_region *bus_lookup(const struct bus_space *space,
+                                    uint64_t addr, uint64_t *offset)
+{
+    size_t i = space_search(space, addr);
+
+    if (i < space->count && space->regions[i].base <= addr) {
+        *offset = addr - space->regions[i].base;
+        return &space->regions[i];
+    }
+    *offset = 0;
+    return NULL;
+}
+
+size_t bus_region_count(const struct bus_space *space)
+{
+    return space->count;
+}
+
+const struct bus_region *bus_region_at(const struct bus_space *space, size_t i)
+{
+    g_assert(i < space->count);
+    return &space->regions[i];
+}
+
+void bus_get_stats(const struct bus_space *space, struct bus_stats *out)
+{
+    *out = space->stats;
+}
+
+static uint64_t size_mask(unsigned size)
+{
+    return size >= 8 ? UINT64_MAX : (UINT64_C(1) << (size * 8)) - 1;
+}
+
+static unsigned sizes_min(struct io_access_sizes s)
+{
+    return s.min == 0 ? 1 : s.min;
+}
+
+static unsigned sizes_max(struct io_access_sizes s)
+{
+    return s.max == 0 ? 8 : s.max;
+}
+
+static bool size_ok(unsigned size)
+{
+    return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+/*
+ * Calls the region's callback with sizes it implements: pieces of at most
+ * impl.max bytes, each widened to at least impl.min bytes.
+ */
+static enum mem_tx region_access(const struct bus_region *r, uint64_t offset,
+                                 unsigned size, uint64_t *val, bool is_write)
+{
+    unsigned imin = sizes_min(r->ops->impl);
+    unsigned imax = sizes_max(r->ops->impl);
+    unsigned piece = size < imax ? size : imax;
+    uint64_t result = 0;
+
+    for (unsigned done = 0; done < size; done += piece) {
+        uint64_t off = offset + done;
+        unsigned width = piece < imin ? imin : piece;
+        uint64_t aligned = width > piece ? off & ~(uint64_t)(width - 1) : off;
+        unsigned shift = (unsigned)(off - aligned) * 8;
+        uint64_t part;
+        enum mem_tx tx;
+
+        if (is_write) {
+            part = ((*val >> (done * 8)) & size_mask(piece)) << shift;
+            tx = r->ops->write(r->opaque, aligned, width, part);
+        } else {
+            part = 0;
+            tx = r->ops->read(r->opaque, aligned, width, &part);
+            result |= ((part >> shift) & size_mask(piece)) << (done * 8);
+        }
+        if (tx != MEM_TX_OK) {
+            return tx;
+        }
+    }
+    if (!is_write) {
+        *val = result;
+    }
+    return MEM_TX_OK;
+}
+
+static enum mem_tx space_access(struct bus_space *space, uint64_t addr,
+                                unsigned size, uint64_t *val, bool is_write)
+{
+    const struct bus_region *r;
+    uint64_t offset;
+    enum mem_tx tx;
+
+    if (is_write) {
+        space->stats.writes++;
+    } else {
+        space->stats.reads++;
+    }
+    if (!size_ok(size)) {
+        /* Guest-caused (an odd-sized MMIO access): refuse, never abort. */
+        space->stats.errors++;
+        if (!is_write) {
+            *val = UINT64_MAX;
+        }
+        return MEM_TX_ERROR;
+    }
+    r = bus_lookup(space, addr, &offset);
+    if (r == NULL) {
+        if (is_write) {
+            space->stats.unclaimed_writes++;
+        } else {
+            space->stats.unclaimed_reads++;
+            *val = size_mask(size);
+        }
+        return MEM_TX_OK;
+    }
+    if (size < sizes_min(r->ops->valid) || size > sizes_max(r->ops->valid)) {
+        tx = MEM_TX_ERROR;
+    } else {
+        tx = region_access(r, offset, size, val, is_write);
+    }
+    if (tx != MEM_TX_OK) {
+        space->stats.errors++;
+        if (!is_write) {
+            *val = size_mask(size);
+        }
+    }
+    return tx;
+}
+
+enum mem_tx bus_read(struct bus_space *space, uint64_t addr, unsigned size,
+                     uint64_t *val)
+{
+    return space_access(space, addr, size, val, false);
+}
+
+enum mem_tx bus_write(struct bus_space *space, uint64_t addr, unsigned size,
+                      uint64_t val)
+{
+    return space_access(space, addr, size, &val, true);
+}

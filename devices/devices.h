@@ -1,0 +1,85 @@
+/*
+ * devices/devices.h: the device model interface (STYLE rules 4 and 5).
+ *
+ * Every device embeds a struct dev first and points at a
+ * const struct dev_class, its ops table: name, realize, reset, destroy.
+ * Classes are listed in devices/devices.def and found by name through the
+ * registry (devices/registry.c); the machine (sim/machine.c) writes down
+ * which devices it creates and in what order.  A device reaches the rest
+ * of the machine only through sim/sim.h (its bus spaces, the console, the
+ * exit request) and sees its address windows as offsets (bus/bus.h).
+ */
+#ifndef SIM_DEVICES_DEVICES_H
+#define SIM_DEVICES_DEVICES_H
+
+#include "sim/common.h"
+
+#include <glib.h>
+
+struct sim_machine;
+
+/* Guest ABI ports of the two built-in devices (README, "Guest ABI"). */
+#define DEV_DEBUGCON_PORT 0xE9
+#define DEV_EXITPORT_PORT 0xF4
+
+enum dev_reset_kind {
+    DEV_RESET_COLD, /* power on */
+    DEV_RESET_WARM, /* platform reset: state cleared, backends kept */
+};
+
+/* Per-instance settings given to realize. */
+struct dev_config {
+    const char *id;   /* instance name; NULL: the class name */
+    uint64_t io_base; /* first port; 0: the class's default */
+};
+
+struct dev {
+    const struct dev_class *cls;
+    struct sim_machine *machine; /* borrowed: the machine owns the dev */
+    char *id;
+};
+
+struct dev_class {
+    const char *name;
+    const char *description; /* one line, for listings */
+    size_t instance_size;    /* of the struct that embeds struct dev */
+    /*
+     * Claims the device's address windows and sets up its state.
+     * @dev->cls, ->machine and ->id are set.  On failure it must leave
+     * nothing registered; destroy is not called.
+     * Returns: true, or false with @error set.
+     */
+    bool (*realize)(struct dev *dev, const struct dev_config *cfg,
+                    GError **error);
+    void (*reset)(struct dev *dev, enum dev_reset_kind kind);
+    /* Releases what realize took (windows, buffers); not the struct. */
+    void (*destroy)(struct dev *dev);
+};
+
+#define DEV_ERROR (dev_error_quark())
+GQuark dev_error_quark(void);
+
+enum dev_error {
+    DEV_ERROR_NO_CLASS, /* no class of that name */
+    DEV_ERROR_REALIZE,  /* the device could not be set up */
+};
+
+/* The registered classes, in devices.def order. */
+size_t dev_class_count(void);
+const struct dev_class *dev_class_at(size_t i);
+/* Returns: the class called @name, or NULL. */
+const struct dev_class *dev_class_find(const char *name);
+
+/*
+ * Creates and realizes a device of class @class_name in @machine.
+ * @cfg may be NULL (all defaults).
+ * Returns: the device, owned by the caller (dev_free), or NULL with
+ * @error set.
+ */
+struct dev *dev_new(const char *class_name, struct sim_machine *machine,
+                    const struct dev_config *cfg, GError **error);
+void dev_reset(struct dev *dev, enum dev_reset_kind kind);
+/* Destroys and frees @dev (NULL is allowed). */
+void dev_free(struct dev *dev);
+
+#endif /* SIM_DEVICES_DEVICES_H */

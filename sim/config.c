@@ -1,0 +1,806 @@
+/*
+ * sim/config.c: experiment files and CPU profiles, both in GKeyFile
+ * format and both validated strictly: an unknown section or key, a key
+ * given twice, a malformed line or a bad value is an error that names the
+ * file, the line and the key.  GKeyFile does not report line numbers, so
+ * the text is scanned here first: the scan checks the syntax, records the
+ * line of every key, and strips comments (GKeyFile only knows whole-line
+ * `#` comments; ours also allow `;` and trailing comments, see
+ * ini_strip_comment).  Command-line overrides (`--set section.key=value`)
+ * go through the same checks and are named as "--set" in messages.
+ */
+#include "sim/common.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "cpu/cpu.h"
+#include "sim/sim.h"
+
+#ifndef SIM_SRCDIR
+#define SIM_SRCDIR "."
+#endif
+
+/* The keys of an experiment file, "section.key". */
+static const char *const config_keys[] = {
+    "experiment.name",     /* default: the file name */
+    "experiment.seed",     /* default 1 */
+    "machine.mode",        /* native (hvm later) */
+    "machine.memory",      /* default 64M */
+    "machine.profile",     /* default skylake */
+    "guest.program",       /* required */
+    "limits.instructions", /* 0: none */
+    "limits.time",         /* 0: none */
+    NULL,
+};
+
+#define CONFIG_DEFAULT_MEMORY "64M"
+#define CONFIG_DEFAULT_PROFILE "skylake"
+
+/* A key file being read: GKeyFile plus where each key came from. */
+struct ini {
+    const char *origin;      /* file name for messages */
+    const char *const *keys; /* the allowed "section.key" names */
+    GKeyFile *kf;
+    GHashTable *lines; /* "section.key" -> line number */
+    GHashTable *sets;  /* "section.key" -> "--set ..." text */
+};
+
+static void ini_init(struct ini *ini, const char *origin,
+                     const char *const *keys)
+{
+    ini->origin = origin;
+    ini->keys = keys;
+    ini->kf = g_key_file_new();
+    ini->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ini->sets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static void ini_clear(struct ini *ini)
+{
+    g_key_file_free(ini->kf);
+    g_hash_table_destroy(ini->lines);
+    g_hash_table_destroy(ini->sets);
+}
+
+static bool ini_section_known(const struct ini *ini, const char *section)
+{
+    size_t len = strlen(section);
+
+    for (size_t i = 0; ini->keys[i] != NULL; i++) {
+        if (strncmp(ini->keys[i], section, len) == 0 &&
+            ini->keys[i][len] == '.') {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool ini_key_known(const struct ini *ini, const char *section,
+                          const char *key)
+{
+    g_autofree char *full = g_strdup_printf("%s.%s", section, key);
+
+    return g_strv_contains((const char *const *)ini->keys, full);
+}
+
+/* "experiment, machine, guest" or, for @section, its keys. */
+static char *ini_known_list(const struct ini *ini, const char *section)
+{
+    GString *s = g_string_new(NULL);
+    size_t len = section != NULL ? strlen(section) : 0;
+    g_autofree char *prev = NULL;
+
+    for (size_t i = 0; ini->keys[i] != NULL; i++) {
+        const char *k = ini->keys[i];
+        const char *dot = strchr(k, '.');
+        char *name;
+
+        if (section != NULL) {
+            if (strncmp(k, section, len) != 0 || k[len] != '.') {
+                continue;
+            }
+            name = g_strdup(dot + 1);
+        } else {
+            /* Keys are grouped by section: list each section once. */
+            name = g_strndup(k, (size_t)(dot - k));
+            if (prev != NULL && strcmp(prev, name) == 0) {
+                g_free(name);
+                continue;
+            }
+        }
+        g_string_append_printf(s, "%s%s", s->len > 0 ? ", " : "", name);
+        g_free(prev);
+        prev = name;
+    }
+    return g_string_free(s, FALSE);
+}
+
+/*
+ * Where @section.@key was set: "--set section.key=value", "FILE:LINE" or
+ * just "FILE" when the key is absent.
+ */
+static char *ini_where(const struct ini *ini, const char *section,
+                       const char *key)
+{
+    g_autofree char *full = g_strdup_printf("%s.%s", section, key);
+    const char *set = g_hash_table_lookup(ini->sets, full);
+    gpointer line;
+
+    if (set != NULL) {
+        return g_strdup_printf("--set %s", set);
+    }
+    line = g_hash_table_lookup(ini->lines, full);
+    if (line != NULL) {
+        return g_strdup_printf("%s:%d", ini->origin, GPOINTER_TO_INT(line));
+    }
+    return g_strdup(ini->origin);
+}
+
+/*
+ * Sets @error to "WHERE: section.key=value: MESSAGE" (without "=value"
+ * when @value is NULL, and just "--set section.key=value: MESSAGE" for an
+ * override).
+ */
+static void G_GNUC_PRINTF(7, 8)
+    ini_error(GError **error, const struct ini *ini, int code,
+              const char *section, const char *key, const char *value,
+              const char *fmt, ...)
+{
+    g_autofree char *where = ini_where(ini, section, key);
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (g_str_has_prefix(where, "--set ")) {
+        g_set_error(error, SIM_ERROR, code, "%s: %s", where, msg);
+    } else if (value != NULL) {
+        g_set_error(error, SIM_ERROR, code, "%s: %s.%s=%s: %s", where, section,
+                    key, value, msg);
+    } else {
+        g_set_error(error, SIM_ERROR, code, "%s: %s.%s: %s", where, section,
+                    key, msg);
+    }
+}
+
+/*
+ * Cuts a comment off @line: `#` or `;` at the start of the line or after
+ * whitespace, to the end of the line.  So "memory = 64M ; note" keeps
+ * "64M", while "a#b" keeps its `#`.  Then trims trailing whitespace.
+ */
+static void ini_strip_comment(char *line)
+{
+    size_t len;
+
+    for (char *p = line; *p != '\0'; p++) {
+        if ((*p == '#' || *p == ';') && (p == line || g_ascii_isspace(p[-1]))) {
+            *p = '\0';
+            break;
+        }
+    }
+    len = strlen(line);
+    while (len > 0 && g_ascii_isspace(line[len - 1])) {
+        line[--len] = '\0';
+    }
+}
+
+/*
+ * Scans @text line by line: syntax, known sections and keys, duplicates;
+ * records key lines; loads the normalised text into the GKeyFile.
+ */
+static bool ini_load(struct ini *ini, const char *text, GError **error)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autoptr(GString) clean = g_string_new(NULL);
+    g_autofree char *section = NULL;
+    g_autoptr(GError) local = NULL;
+
+    for (int i = 0; lines[i] != NULL; i++) {
+        int lineno = i + 1;
+        char *line = lines[i];
+        char *eq;
+
+        ini_strip_comment(line);
+        line = g_strchug(line);
+        if (*line == '\0') {
+            g_string_append_c(clean, '\n');
+            continue;
+        }
+        if (*line == '[') {
+            size_t len = strlen(line);
+
+            if (line[len - 1] != ']' || len < 3) {
+                g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                            "%s:%d: malformed section header '%s'", ini->origin,
+                            lineno, line);
+                return false;
+            }
+            line[len - 1] = '\0';
+            g_free(section);
+            section = g_strdup(g_strstrip(line + 1));
+            if (!ini_section_known(ini, section)) {
+                g_autofree char *known = ini_known_list(ini, NULL);
+
+                g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                            "%s:%d: unknown section [%s] (known sections: "
+                            "%s)",
+                            ini->origin, lineno, section, known);
+                return false;
+            }
+            g_string_append_printf(clean, "[%s]\n", section);
+            continue;
+        }
+        eq = strchr(line, '=');
+        if (eq == NULL || eq == line) {
+            g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                        "%s:%d: expected '[section]' or 'key = value', "
+                        "found '%s'",
+                        ini->origin, lineno, line);
+            return false;
+        }
+        *eq = '\0';
+        g_strchomp(line);
+        if (section == NULL) {
+            g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                        "%s:%d: key '%s' comes before any [section]",
+                        ini->origin, lineno, line);
+            return false;
+        }
+        if (!ini_key_known(ini, section, line)) {
+            g_autofree char *known = ini_known_list(ini, section);
+
+            g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                        "%s:%d: %s.%s: unknown key '%s' in section [%s] "
+                        "(known keys: %s)",
+                        ini->origin, lineno, section, line, line, section,
+                        known);
+            return false;
+        } else {
+            char *full = g_strdup_printf("%s.%s", section, line);
+            gpointer first = g_hash_table_lookup(ini->lines, full);
+
+            if (first != NULL) {
+                g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                            "%s:%d: %s: key given twice (first on line %d)",
+                            ini->origin, lineno, full, GPOINTER_TO_INT(first));
+                g_free(full);
+                return false;
+            }
+            g_hash_table_insert(ini->lines, full, GINT_TO_POINTER(lineno));
+        }
+        g_string_append_printf(clean, "%s=%s\n", line, g_strchug(eq + 1));
+    }
+    if (!g_key_file_load_from_data(ini->kf, clean->str, clean->len,
+                                   G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG, "%s: %s", ini->origin,
+                    local->message);
+        return false;
+    }
+    return true;
+}
+
+/* Applies "section.key=value" overrides, checked like file keys. */
+static bool ini_apply_sets(struct ini *ini, const char *const *sets,
+                           GError **error)
+{
+    for (size_t i = 0; sets != NULL && sets[i] != NULL; i++) {
+        const char *arg = sets[i];
+        const char *eq = strchr(arg, '=');
+        const char *dot = strchr(arg, '.');
+        g_autofree char *section = NULL;
+        g_autofree char *key = NULL;
+
+        if (eq == NULL || dot == NULL || dot > eq || dot == arg ||
+            dot + 1 == eq) {
+            g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                        "--set %s: expected section.key=value", arg);
+            return false;
+        }
+        section = g_strndup(arg, (size_t)(dot - arg));
+        key = g_strndup(dot + 1, (size_t)(eq - dot - 1));
+        if (!ini_section_known(ini, section)) {
+            g_autofree char *known = ini_known_list(ini, NULL);
+
+            g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                        "--set %s: unknown section [%s] (known sections: "
+                        "%s)",
+                        arg, section, known);
+            return false;
+        }
+        if (!ini_key_known(ini, section, key)) {
+            g_autofree char *known = ini_known_list(ini, section);
+
+            g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                        "--set %s: unknown key '%s' in section [%s] (known "
+                        "keys: %s)",
+                        arg, key, section, known);
+            return false;
+        }
+        g_key_file_set_string(ini->kf, section, key, eq + 1);
+        g_hash_table_replace(ini->sets, g_strdup_printf("%s.%s", section, key),
+                             g_strdup(arg));
+    }
+    return true;
+}
+
+/*
+ * Fetches @section.@key into *@out (g_free; NULL if absent).  An empty
+ * value is an error.
+ */
+static bool ini_get(struct ini *ini, const char *section, const char *key,
+                    char **out, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    char *value;
+
+    *out = NULL;
+    if (!g_key_file_has_key(ini->kf, section, key, NULL)) {
+        return true;
+    }
+    value = g_key_file_get_string(ini->kf, section, key, &local);
+    if (value == NULL) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, key, NULL, "%s",
+                  local->message);
+        return false;
+    }
+    g_strstrip(value);
+    if (*value == '\0') {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, key, NULL,
+                  "empty value");
+        g_free(value);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+/* ---- Value syntax ---- */
+
+static bool parse_u64(const char *text, uint64_t *out)
+{
+    guint64 v;
+
+    if (!g_ascii_isdigit(text[0]) ||
+        !g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, &v, NULL)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* Leading decimal digits of @text into *@out; *@rest at the first other. */
+static bool parse_digits(const char *text, uint64_t *out, const char **rest)
+{
+    uint64_t v = 0;
+    const char *p = text;
+
+    if (!g_ascii_isdigit(*p)) {
+        return false;
+    }
+    for (; g_ascii_isdigit(*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+
+        if (v > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    *rest = p;
+    return true;
+}
+
+/* "64M", "1G", "4096K" or plain bytes. */
+static bool parse_size(const char *text, uint64_t *out)
+{
+    uint64_t v;
+    const char *rest;
+    unsigned shift;
+
+    if (!parse_digits(text, &v, &rest)) {
+        return false;
+    }
+    switch (g_ascii_toupper(*rest)) {
+    case '\0':
+        shift = 0;
+        break;
+    case 'K':
+        shift = 10;
+        break;
+    case 'M':
+        shift = 20;
+        break;
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        return false;
+    }
+    if (*rest != '\0' && rest[1] != '\0') {
+        return false;
+    }
+    if (shift != 0 && v > (UINT64_MAX >> shift)) {
+        return false;
+    }
+    *out = v << shift;
+    return true;
+}
+
+/* "0", or a whole number with a unit: "500us", "10ms", "2s", "100ns". */
+static bool parse_time_ns(const char *text, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ns;
+    } units[] = {
+        {"ns", 1},
+        {"us", 1000},
+        {"ms", 1000000},
+        {"s", 1000000000},
+    };
+    uint64_t v;
+    const char *rest;
+
+    if (!parse_digits(text, &v, &rest)) {
+        return false;
+    }
+    if (*rest == '\0') {
+        if (v != 0) {
+            return false; /* a unit is needed */
+        }
+        *out = 0;
+        return true;
+    }
+    for (size_t i = 0; i < SIM_ARRAY_SIZE(units); i++) {
+        if (strcmp(rest, units[i].unit) == 0) {
+            if (v > UINT64_MAX / units[i].ns) {
+                return false;
+            }
+            *out = v * units[i].ns;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Resolves a relative @path against the current directory, then @dir.
+ * Returns: the first that exists as a regular file (g_free), or NULL.
+ */
+static char *resolve_file(const char *path, const char *dir)
+{
+    if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        return g_strdup(path);
+    }
+    if (!g_path_is_absolute(path) && dir != NULL) {
+        char *alt = g_build_filename(dir, path, NULL);
+
+        if (g_file_test(alt, G_FILE_TEST_IS_REGULAR)) {
+            return alt;
+        }
+        g_free(alt);
+    }
+    return NULL;
+}
+
+/* ---- CPU profiles ---- */
+
+/* Adds the profile names found in @dir/sim/profiles to @names. */
+static void profile_list_dir(const char *dir, GPtrArray *names)
+{
+    g_autofree char *pdir = g_build_filename(dir, "sim", "profiles", NULL);
+    g_autoptr(GDir) d = g_dir_open(pdir, 0, NULL);
+    const char *name;
+
+    if (d == NULL) {
+        return;
+    }
+    while ((name = g_dir_read_name(d)) != NULL) {
+        char *stem;
+
+        if (!g_str_has_suffix(name, ".ini")) {
+            continue;
+        }
+        stem = g_strndup(name, strlen(name) - 4);
+        if (g_ptr_array_find_with_equal_func(names, stem, g_str_equal, NULL)) {
+            g_free(stem);
+        } else {
+            g_ptr_array_add(names, stem);
+        }
+    }
+}
+
+static gint profile_name_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static char *profile_find(const char *spec, const char *base_dir,
+                          GError **error)
+{
+    g_autoptr(GPtrArray) names = NULL;
+    g_autofree char *list = NULL;
+    char *path;
+
+    if (strchr(spec, '/') != NULL || g_str_has_suffix(spec, ".ini")) {
+        path = resolve_file(spec, base_dir);
+        if (path == NULL) {
+            g_set_error(error, SIM_ERROR, SIM_ERROR_FILE,
+                        "CPU profile file '%s' not found (looked in the "
+                        "current directory and in %s)",
+                        spec, base_dir != NULL ? base_dir : ".");
+        }
+        return path;
+    }
+    for (const char *p = spec; *p != '\0'; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_') {
+            g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                        "'%s' is neither a profile name nor a path", spec);
+            return NULL;
+        }
+    }
+    path = g_strdup_printf("sim/profiles/%s.ini", spec);
+    if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        return path;
+    }
+    g_free(path);
+    path = g_strdup_printf("%s/sim/profiles/%s.ini", SIM_SRCDIR, spec);
+    if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        return path;
+    }
+    g_free(path);
+    names = g_ptr_array_new_with_free_func(g_free);
+    profile_list_dir(".", names);
+    profile_list_dir(SIM_SRCDIR, names);
+    g_ptr_array_sort(names, profile_name_cmp);
+    g_ptr_array_add(names, NULL);
+    list = g_strjoinv(", ", (char **)names->pdata);
+    g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                "unknown CPU profile '%s' (shipped profiles: %s; or give "
+                "the path of a .ini file)",
+                spec, *list != '\0' ? list : "none found");
+    return NULL;
+}
+
+static bool profile_get_u32(struct ini *ini, const char *section,
+                            const char *key, uint32_t min, uint32_t max,
+                            uint32_t *out, GError **error)
+{
+    g_autofree char *text = NULL;
+    uint64_t v;
+
+    if (!ini_get(ini, section, key, &text, error)) {
+        return false;
+    }
+    if (text == NULL) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, key, NULL,
+                  "required key is missing");
+        return false;
+    }
+    if (!parse_u64(text, &v) || v < min || v > max) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, key, text,
+                  "expected a whole number from %" PRIu32 " to %" PRIu32, min,
+                  max);
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool sim_profile_load(const char *spec, const char *base_dir,
+                      struct sim_profile *out, GError **error)
+{
+    g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr(GError) local = NULL;
+    struct ini ini;
+    bool ok = false;
+
+    memset(out, 0, sizeof(*out));
+    path = profile_find(spec, base_dir, error);
+    if (path == NULL) {
+        return false;
+    }
+    if (!g_file_get_contents(path, &text, NULL, &local)) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_FILE, "%s: %s", path,
+                    local->message);
+        return false;
+    }
+    g_ptr_array_add(keys, g_strdup("cpu.description"));
+    g_ptr_array_add(keys, g_strdup("cpu.freq_mhz"));
+    for (int c = 0; c < CPU_COST_NCLASSES; c++) {
+        g_ptr_array_add(keys,
+                        g_strdup_printf("costs.%s", cpu_cost_class_name(c)));
+    }
+    g_ptr_array_add(keys, NULL);
+    ini_init(&ini, path, (const char *const *)keys->pdata);
+    if (!ini_load(&ini, text, error) ||
+        !ini_get(&ini, "cpu", "description", &out->description, error) ||
+        !profile_get_u32(&ini, "cpu", "freq_mhz", 1, 100000, &out->freq_mhz,
+                         error)) {
+        goto out;
+    }
+    for (int c = 0; c < CPU_COST_NCLASSES; c++) {
+        if (!profile_get_u32(&ini, "costs", cpu_cost_class_name(c), 0, 1000000,
+                             &out->costs[c], error)) {
+            goto out;
+        }
+    }
+    if (out->description == NULL) {
+        out->description = g_strdup("");
+    }
+    out->name = g_strdup(spec);
+    out->path = g_strdup(path);
+    ok = true;
+out:
+    ini_clear(&ini);
+    if (!ok) {
+        sim_profile_clear(out);
+    }
+    return ok;
+}
+
+void sim_profile_clear(struct sim_profile *profile)
+{
+    g_free(profile->name);
+    g_free(profile->path);
+    g_free(profile->description);
+    memset(profile, 0, sizeof(*profile));
+}
+
+/* ---- Experiment files ---- */
+
+static bool config_read(struct sim_config *cfg, struct ini *ini,
+                        const char *dir, GError **error)
+{
+    g_autofree char *name = NULL, *seed = NULL, *mode = NULL;
+    g_autofree char *memory = NULL, *profile = NULL, *program = NULL;
+    g_autofree char *insns = NULL, *time = NULL;
+    g_autoptr(GError) local = NULL;
+
+    if (!ini_get(ini, "experiment", "name", &name, error) ||
+        !ini_get(ini, "experiment", "seed", &seed, error) ||
+        !ini_get(ini, "machine", "mode", &mode, error) ||
+        !ini_get(ini, "machine", "memory", &memory, error) ||
+        !ini_get(ini, "machine", "profile", &profile, error) ||
+        !ini_get(ini, "guest", "program", &program, error) ||
+        !ini_get(ini, "limits", "instructions", &insns, error) ||
+        !ini_get(ini, "limits", "time", &time, error)) {
+        return false;
+    }
+
+    if (name != NULL) {
+        cfg->name = g_strdup(name);
+    } else {
+        g_autofree char *base = g_path_get_basename(cfg->path);
+
+        if (g_str_has_suffix(base, ".ini")) {
+            base[strlen(base) - 4] = '\0';
+        }
+        cfg->name = g_strdup(base);
+    }
+
+    cfg->seed = 1;
+    if (seed != NULL && !parse_u64(seed, &cfg->seed)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "experiment", "seed", seed,
+                  "expected a whole number from 0 to 2^64-1");
+        return false;
+    }
+
+    cfg->mode = SIM_MODE_NATIVE;
+    if (mode != NULL && strcmp(mode, "native") != 0) {
+        if (strcmp(mode, "hvm") == 0) {
+            ini_error(error, ini, SIM_ERROR_UNSUPPORTED, "machine", "mode",
+                      mode, "VMX is not implemented yet");
+        } else {
+            ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "mode", mode,
+                      "unknown mode (expected native; hvm is planned)");
+        }
+        return false;
+    }
+
+    if (!parse_size(memory != NULL ? memory : CONFIG_DEFAULT_MEMORY,
+                    &cfg->memory)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "memory", memory,
+                  "expected a size such as 64M or 1G (suffix K, M or G)");
+        return false;
+    }
+    if (cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
+        cfg->memory % SIM_RAM_GRANULE != 0) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "memory", memory,
+                  "must be a multiple of 2M from 4M to 16G (the guest "
+                  "page tables map RAM with 2 MiB pages)");
+        return false;
+    }
+
+    if (profile == NULL) {
+        profile = g_strdup(CONFIG_DEFAULT_PROFILE);
+    }
+    if (!sim_profile_load(profile, dir, &cfg->profile, &local)) {
+        ini_error(error, ini, local->code, "machine", "profile", profile, "%s",
+                  local->message);
+        return false;
+    }
+
+    if (program == NULL) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "guest", "program", NULL,
+                  "required key is missing (the guest ELF to run)");
+        return false;
+    }
+    cfg->program = resolve_file(program, dir);
+    if (cfg->program == NULL) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "guest", "program", program,
+                  "no such file (looked in the current directory%s%s)",
+                  g_path_is_absolute(program) ? "" : " and in ",
+                  g_path_is_absolute(program) ? "" : dir);
+        return false;
+    }
+
+    if (insns != NULL && !parse_u64(insns, &cfg->limit_instructions)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "limits", "instructions", insns,
+                  "expected a whole number (0: no limit)");
+        return false;
+    }
+    if (time != NULL && !parse_time_ns(time, &cfg->limit_time_ns)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "limits", "time", time,
+                  "expected 0 or a whole number with a unit: ns, us, ms "
+                  "or s (e.g. 10ms)");
+        return false;
+    }
+    cfg->limit_time_text = g_strdup(time != NULL ? time : "0");
+    return true;
+}
+
+struct sim_config *sim_config_parse(const char *text, const char *origin,
+                                    const char *const *sets, GError **error)
+{
+    struct sim_config *cfg = g_new0(struct sim_config, 1);
+    g_autofree char *dir = NULL;
+    struct ini ini;
+    bool ok;
+
+    cfg->path = g_strdup(origin != NULL ? origin : "<config>");
+    dir = origin != NULL ? g_path_get_dirname(origin) : g_strdup(".");
+    ini_init(&ini, cfg->path, config_keys);
+    ok = ini_load(&ini, text, error) && ini_apply_sets(&ini, sets, error) &&
+         config_read(cfg, &ini, dir, error);
+    ini_clear(&ini);
+    if (!ok) {
+        sim_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+struct sim_config *sim_config_load(const char *path, const char *const *sets,
+                                   GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) local = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &local)) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_FILE,
+                    "cannot read experiment file: %s", local->message);
+        return NULL;
+    }
+    return sim_config_parse(text, path, sets, error);
+}
+
+void sim_config_free(struct sim_config *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    g_free(cfg->path);
+    g_free(cfg->name);
+    sim_profile_clear(&cfg->profile);
+    g_free(cfg->program);
+    g_free(cfg->limit_time_text);
+    g_free(cfg);
+}

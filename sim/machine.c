@@ -1,0 +1,299 @@
+/*
+ * sim/machine.c: building and tearing down a struct sim_machine, and the
+ * struct cpu_env_ops that connects the CPU to it (STYLE rule 8): RAM
+ * pages by host pointer, port I/O through the "io" bus space, other
+ * physical accesses through the "mmio" space (empty for now, so they read
+ * all-ones and drop writes, counted).  The start-up order is written down
+ * in sim_machine_new() and the device list in machine_devices[].
+ */
+#include "sim/common.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "bus/bus.h"
+#include "cpu/cpu.h"
+#include "devices/devices.h"
+#include "sim/sim-internal.h"
+#include "sim/sim.h"
+
+G_DEFINE_QUARK(sim - error - quark, sim_error)
+
+/*
+ * The devices every machine has, in creation order (STYLE rule 5).  Both
+ * are part of the guest ABI; configurable devices come with the first
+ * device that needs options.
+ */
+static const struct {
+    const char *cls;
+    struct dev_config cfg;
+} machine_devices[] = {
+    {"debugcon", {.id = "debugcon", .io_base = DEV_DEBUGCON_PORT}},
+    {"exitport", {.id = "exitport", .io_base = DEV_EXITPORT_PORT}},
+};
+
+/* ---- The CPU's view of the machine ---- */
+
+static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
+{
+    struct sim_machine *m = opaque;
+
+    if (pa >= m->ram_size) {
+        return NULL;
+    }
+    return m->ram + (pa & ~UINT64_C(0xfff));
+}
+
+static uint64_t machine_mmio_read(void *opaque, uint64_t pa, unsigned size)
+{
+    struct sim_machine *m = opaque;
+    uint64_t val = 0;
+
+    bus_read(m->mmio, pa, size, &val);
+    return val;
+}
+
+static void machine_mmio_write(void *opaque, uint64_t pa, unsigned size,
+                               uint64_t val)
+{
+    struct sim_machine *m = opaque;
+
+    bus_write(m->mmio, pa, size, val);
+}
+
+static uint32_t machine_io_in(void *opaque, uint16_t port, unsigned size)
+{
+    struct sim_machine *m = opaque;
+    uint64_t val = 0;
+
+    bus_read(m->io, port, size, &val);
+    return (uint32_t)val;
+}
+
+static enum cpu_status machine_io_out(void *opaque, uint16_t port,
+                                      unsigned size, uint32_t val)
+{
+    struct sim_machine *m = opaque;
+
+    bus_write(m->io, port, size, val);
+    return m->exited ? CPU_STOP : CPU_OK;
+}
+
+static const struct cpu_env_ops machine_env_ops = {
+    .ram_page = machine_ram_page,
+    .mmio_read = machine_mmio_read,
+    .mmio_write = machine_mmio_write,
+    .io_in = machine_io_in,
+    .io_out = machine_io_out,
+};
+
+/* ---- Building ---- */
+
+static bool machine_add_devices(struct sim_machine *m, GError **error)
+{
+    for (size_t i = 0; i < SIM_ARRAY_SIZE(machine_devices); i++) {
+        struct dev *dev =
+            dev_new(machine_devices[i].cls, m, &machine_devices[i].cfg, error);
+
+        if (dev == NULL) {
+            return false;
+        }
+        g_ptr_array_add(m->devices, dev);
+    }
+    return true;
+}
+
+static bool machine_load_guest(struct sim_machine *m, GError **error)
+{
+    const struct sim_config *cfg = m->cfg;
+
+    if (!sim_guest_build_page_tables(m->ram, m->ram_size, &m->pt_base, error)) {
+        return false;
+    }
+    if (!sim_elf_load(cfg->program, m->ram, m->ram_size, m->pt_base, &m->image,
+                      error)) {
+        return false;
+    }
+    /* Both were written behind the CPU's back (cpu.h). */
+    for (size_t i = 0; i < m->image.nsegments; i++) {
+        cpu_invalidate_phys(m->cpu, m->image.segments[i].paddr,
+                            m->image.segments[i].memsz);
+    }
+    cpu_invalidate_phys(m->cpu, m->pt_base, m->ram_size - m->pt_base);
+
+    /* The guest ABI (README, "Guest ABI"). */
+    cpu_reset_long_mode(m->cpu, m->pt_base, m->image.entry, m->pt_base);
+    cpu_set_gpr(m->cpu, CPU_RDI, m->ram_size);
+    cpu_set_gpr(m->cpu, CPU_RSI, m->pt_base);
+    return true;
+}
+
+static uint64_t machine_time_to_cycles(uint64_t ns, uint32_t freq_mhz)
+{
+    unsigned __int128 cycles = (unsigned __int128)ns * freq_mhz / 1000;
+
+    if (cycles > UINT64_MAX) {
+        return UINT64_MAX;
+    }
+    return cycles == 0 && ns != 0 ? 1 : (uint64_t)cycles;
+}
+
+struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
+{
+    struct sim_machine *m = g_new0(struct sim_machine, 1);
+
+    m->cfg = cfg;
+    m->devices = g_ptr_array_new();
+    m->console = g_string_new(NULL);
+    if (cfg->mode != SIM_MODE_NATIVE) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_UNSUPPORTED,
+                    "%s: machine.mode=hvm: VMX is not implemented yet",
+                    cfg->path);
+        goto fail;
+    }
+    if (cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
+        cfg->memory % SIM_RAM_GRANULE != 0) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
+                    "guest RAM of %" PRIu64 " bytes: must be a multiple of "
+                    "2 MiB from 4 MiB to 16 GiB",
+                    cfg->memory);
+        goto fail;
+    }
+    m->ram_size = cfg->memory;
+    m->ram = g_try_malloc0(m->ram_size);
+    if (m->ram == NULL) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
+                    "cannot allocate %" PRIu64 " MiB of guest RAM",
+                    m->ram_size >> 20);
+        goto fail;
+    }
+    m->io = bus_space_new("io", 0x10000);
+    m->mmio = bus_space_new("mmio", 0);
+    m->cpu = cpu_new(&machine_env_ops, m);
+    cpu_set_costs(m->cpu, cfg->profile.costs);
+    if (!machine_add_devices(m, error) || !machine_load_guest(m, error)) {
+        goto fail;
+    }
+    m->limit_cycles =
+        machine_time_to_cycles(cfg->limit_time_ns, cfg->profile.freq_mhz);
+    return m;
+
+fail:
+    sim_machine_free(m);
+    return NULL;
+}
+
+void sim_machine_free(struct sim_machine *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    /* Reverse start-up order: devices leave the buses before they go. */
+    for (size_t i = m->devices->len; i > 0; i--) {
+        dev_free(g_ptr_array_index(m->devices, i - 1));
+    }
+    g_ptr_array_free(m->devices, TRUE);
+    if (m->cpu != NULL) {
+        cpu_free(m->cpu);
+    }
+    bus_space_free(m->mmio);
+    bus_space_free(m->io);
+    g_free(m->ram);
+    sim_elf_image_clear(&m->image);
+    g_string_free(m->console, TRUE);
+    sim_config_free(m->cfg);
+    g_free(m);
+}
+
+/* ---- What devices call ---- */
+
+struct bus_space *sim_machine_io(struct sim_machine *m)
+{
+    return m->io;
+}
+
+struct bus_space *sim_machine_mmio(struct sim_machine *m)
+{
+    return m->mmio;
+}
+
+void sim_machine_console_write(struct sim_machine *m, const void *buf,
+                               size_t len)
+{
+    size_t room = SIM_CONSOLE_MAX - m->console->len;
+    size_t keep = len < room ? len : room;
+
+    g_string_append_len(m->console, buf, (gssize)keep);
+    m->console_bytes += len;
+    m->console_dropped += len - keep;
+    if (m->console_sink != NULL) {
+        fwrite(buf, 1, len, m->console_sink);
+        if (memchr(buf, '\n', len) != NULL) {
+            fflush(m->console_sink);
+        }
+    }
+}
+
+void sim_machine_exit(struct sim_machine *m, uint32_t status)
+{
+    m->exited = true;
+    m->exit_status = status;
+}
+
+/* ---- Accessors ---- */
+
+void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink)
+{
+    m->console_sink = sink;
+}
+
+const char *sim_machine_console(const struct sim_machine *m, size_t *len)
+{
+    if (len != NULL) {
+        *len = m->console->len;
+    }
+    return m->console->str;
+}
+
+struct cpu *sim_machine_cpu(struct sim_machine *m)
+{
+    return m->cpu;
+}
+
+const struct sim_config *sim_machine_config(const struct sim_machine *m)
+{
+    return m->cfg;
+}
+
+uint8_t *sim_machine_ram(struct sim_machine *m, uint64_t *size)
+{
+    *size = m->ram_size;
+    return m->ram;
+}
+
+bool sim_machine_exit_status(const struct sim_machine *m, uint32_t *status)
+{
+    if (m->exited) {
+        *status = m->exit_status;
+    }
+    return m->exited;
+}
+
+void sim_machine_get_stats(const struct sim_machine *m, struct sim_stats *out)
+{
+    uint32_t freq = m->cfg->profile.freq_mhz;
+
+    memset(out, 0, sizeof(*out));
+    out->instructions = cpu_icount(m->cpu);
+    out->cycles = cpu_cycles(m->cpu);
+    out->sim_time_ns =
+        freq == 0 ? 0
+                  : (uint64_t)((unsigned __int128)out->cycles * 1000 / freq);
+    out->host_ns = m->host_ns;
+    out->console_bytes = m->console_bytes;
+    out->console_dropped = m->console_dropped;
+    bus_get_stats(m->io, &out->io);
+    bus_get_stats(m->mmio, &out->mmio);
+}

@@ -1,0 +1,294 @@
+/*
+ * sim/main.c: the iovsim command line.  `iovsim run CONFIG` builds the
+ * machine an experiment file describes, runs it, prints why it stopped and
+ * the run's statistics, and maps the outcome to an exit status (see
+ * main_description).  This is the only place that may exit() on errors,
+ * and the only file with a mutable global: the machine pointer the SIGINT
+ * handler needs.
+ */
+#include "sim/common.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "cpu/cpu.h"
+#include "sim/sim.h"
+
+/* Exit statuses (also in --help and README.md). */
+enum {
+    MAIN_EXIT_OK = 0,         /* guest exit 0, or a limit reached */
+    MAIN_EXIT_GUEST_FAIL = 1, /* guest exited with a nonzero status */
+    MAIN_EXIT_USAGE = 2,      /* usage, config or ELF error */
+    MAIN_EXIT_GUEST_DEAD = 3, /* triple fault, or halted forever */
+    MAIN_EXIT_SIGINT = 130,   /* interrupted */
+};
+
+static const char main_exit_help[] =
+    "Exit status:\n"
+    "  0    the guest exited with status 0, or a limit was reached\n"
+    "  1    the guest exited with a nonzero status (printed)\n"
+    "  2    usage, configuration or guest ELF error\n"
+    "  3    the guest triple-faulted, or halted with nothing to wake it\n"
+    "  130  interrupted by SIGINT (Ctrl-C)\n";
+
+/* The machine the SIGINT handler stops (STYLE rule 3's one exception). */
+static struct sim_machine *volatile main_machine;
+
+static void main_on_sigint(int sig)
+{
+    struct sim_machine *m = main_machine;
+
+    (void)sig;
+    if (m != NULL) {
+        sim_machine_request_stop(m);
+    }
+}
+
+static void main_print_unsupported(const char *mnemonic, uint64_t count,
+                                   void *opaque)
+{
+    FILE *out = opaque;
+
+    fprintf(out, "unsupported instruction: %s x %" PRIu64 " -> #UD\n", mnemonic,
+            count);
+}
+
+static void main_print_stats(struct sim_machine *m, FILE *out)
+{
+    const struct sim_config *cfg = sim_machine_config(m);
+    struct sim_stats st;
+    struct cpu_stats cs;
+    double host_s;
+
+    sim_machine_get_stats(m, &st);
+    cpu_get_stats(sim_machine_cpu(m), &cs);
+    host_s = (double)st.host_ns / 1e9;
+    fprintf(out, "instructions retired: %" PRIu64 "\n", st.instructions);
+    fprintf(out,
+            "simulated cycles: %" PRIu64 " (profile %s, %" PRIu32 " MHz)\n",
+            st.cycles, cfg->profile.name, cfg->profile.freq_mhz);
+    fprintf(out, "simulated time: %.3f ms\n", (double)st.sim_time_ns / 1e6);
+    fprintf(out, "host time: %.3f s\n", host_s);
+    fprintf(out, "guest MIPS: %.1f\n",
+            host_s > 0 ? (double)st.instructions / host_s / 1e6 : 0.0);
+    fprintf(out, "exceptions: %" PRIu64 "\n", cs.exceptions);
+    fprintf(out, "TLB misses: %" PRIu64 ", flushes: %" PRIu64 "\n",
+            cs.tlb_misses, cs.tlb_flushes);
+    fprintf(out,
+            "blocks decoded: %" PRIu64 " (%" PRIu64 " instructions), "
+            "invalidated: %" PRIu64 "\n",
+            cs.blocks_decoded, cs.insns_decoded, cs.block_invalidations);
+    fprintf(out,
+            "port I/O: %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64
+            " unclaimed, %" PRIu64 " refused\n",
+            st.io.reads, st.io.writes,
+            st.io.unclaimed_reads + st.io.unclaimed_writes, st.io.errors);
+    if (st.mmio.reads + st.mmio.writes > 0) {
+        fprintf(out,
+                "MMIO: %" PRIu64 " reads, %" PRIu64 " writes (none "
+                "claimed: no MMIO devices yet)\n",
+                st.mmio.reads, st.mmio.writes);
+    }
+    if (st.console_dropped > 0) {
+        fprintf(out,
+                "console: %" PRIu64 " bytes, %" PRIu64 " beyond the "
+                "in-memory buffer\n",
+                st.console_bytes, st.console_dropped);
+    }
+    cpu_unsupported_foreach(sim_machine_cpu(m), main_print_unsupported, out);
+}
+
+static int main_exit_status(struct sim_machine *m, enum sim_stop stop)
+{
+    uint32_t status = 0;
+
+    switch (stop) {
+    case SIM_STOP_EXIT:
+        sim_machine_exit_status(m, &status);
+        return status == 0 ? MAIN_EXIT_OK : MAIN_EXIT_GUEST_FAIL;
+    case SIM_STOP_INSN_LIMIT:
+    case SIM_STOP_TIME_LIMIT:
+        return MAIN_EXIT_OK;
+    case SIM_STOP_INTERRUPTED:
+        return MAIN_EXIT_SIGINT;
+    case SIM_STOP_TRIPLE_FAULT:
+    case SIM_STOP_HALTED:
+    case SIM_STOP_EXCEPTION:
+        return MAIN_EXIT_GUEST_DEAD;
+    }
+    return MAIN_EXIT_GUEST_DEAD;
+}
+
+static int main_run(int argc, char **argv)
+{
+    g_auto(GStrv) sets = NULL;
+    g_autofree char *seed = NULL;
+    g_autofree char *console_path = NULL;
+    GOptionEntry entries[] = {
+        {"set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets,
+         "Override a key of CONFIG (repeatable), e.g. "
+         "--set machine.memory=128M",
+         "SECTION.KEY=VALUE"},
+        {"seed", 0, 0, G_OPTION_ARG_STRING, &seed,
+         "Same as --set experiment.seed=N", "N"},
+        {"console", 0, 0, G_OPTION_ARG_FILENAME, &console_path,
+         "Write the guest's console output to FILE instead of stdout", "FILE"},
+        G_OPTION_ENTRY_NULL,
+    };
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("CONFIG - run an experiment");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) all_sets = g_ptr_array_new_with_free_func(g_free);
+    struct sim_config *cfg;
+    struct sim_machine *m;
+    struct sigaction sa;
+    FILE *console = stdout;
+    enum sim_stop stop;
+    int status;
+    char *msg;
+
+    g_set_prgname("iovsim run");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_summary(
+        ctx, "Builds the machine described by the experiment file CONFIG (an\n"
+             "INI file: [experiment] name, seed; [machine] mode, memory, "
+             "profile;\n[guest] program; [limits] instructions, time), loads "
+             "the guest\nprogram and runs it until it writes the exit port "
+             "(0xF4), a limit\nis reached, it triple-faults or halts, or "
+             "SIGINT.  Then prints\n\"iovsim: stopped: REASON\" and the "
+             "statistics.  See README.md.");
+    g_option_context_set_description(ctx, main_exit_help);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "iovsim run: %s\nTry 'iovsim run --help'.\n",
+                error->message);
+        return MAIN_EXIT_USAGE;
+    }
+    if (argc != 2) {
+        fprintf(stderr,
+                "iovsim run: expected one CONFIG file, got %d "
+                "arguments\nTry 'iovsim run --help'.\n",
+                argc - 1);
+        return MAIN_EXIT_USAGE;
+    }
+    for (size_t i = 0; sets != NULL && sets[i] != NULL; i++) {
+        g_ptr_array_add(all_sets, g_strdup(sets[i]));
+    }
+    if (seed != NULL) {
+        g_ptr_array_add(all_sets, g_strdup_printf("experiment.seed=%s", seed));
+    }
+    g_ptr_array_add(all_sets, NULL);
+
+    cfg =
+        sim_config_load(argv[1], (const char *const *)all_sets->pdata, &error);
+    if (cfg == NULL) {
+        fprintf(stderr, "iovsim: %s\n", error->message);
+        return MAIN_EXIT_USAGE;
+    }
+    m = sim_machine_new(cfg, &error);
+    if (m == NULL) {
+        fprintf(stderr, "iovsim: %s\n", error->message);
+        return MAIN_EXIT_USAGE;
+    }
+    if (console_path != NULL) {
+        console = fopen(console_path, "w");
+        if (console == NULL) {
+            fprintf(stderr, "iovsim: --console %s: %s\n", console_path,
+                    g_strerror(errno));
+            sim_machine_free(m);
+            return MAIN_EXIT_USAGE;
+        }
+    }
+    sim_machine_set_console_sink(m, console);
+
+    main_machine = m;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = main_on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+
+    stop = sim_machine_run(m);
+
+    signal(SIGINT, SIG_DFL);
+    main_machine = NULL;
+    fflush(console);
+    if (console != stdout) {
+        fclose(console);
+    }
+    sim_machine_set_console_sink(m, NULL);
+    msg = sim_machine_stop_message(m);
+    /* Start on a fresh line if the guest left one open. */
+    if (console == stdout) {
+        size_t len;
+        const char *text = sim_machine_console(m, &len);
+
+        if (len > 0 && text[len - 1] != '\n') {
+            fputc('\n', stdout);
+        }
+    }
+    printf("iovsim: stopped: %s\n", msg);
+    g_free(msg);
+    main_print_stats(m, stdout);
+    fflush(stdout);
+    status = main_exit_status(m, stop);
+    sim_machine_free(m);
+    return status;
+}
+
+static int main_version(void)
+{
+    printf("iovsim %s\n", SIM_VERSION);
+    return MAIN_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new(
+        "COMMAND [ARGS...] - I/O-virtualization research simulator");
+    g_autoptr(GError) error = NULL;
+    GOptionEntry entries[] = {G_OPTION_ENTRY_NULL};
+    char run_name[] = "iovsim run";
+
+    /* Localised help text, but "0.5" never "0,5" in the statistics. */
+    setlocale(LC_ALL, "");
+    setlocale(LC_NUMERIC, "C");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_strict_posix(ctx, TRUE); /* stop at COMMAND */
+    g_option_context_set_summary(
+        ctx, "iovsim runs real x86-64 guest programs on a cycle-approximate\n"
+             "software CPU and reports how long they take in simulated time.\n"
+             "\n"
+             "Commands:\n"
+             "  run CONFIG [--set SECTION.KEY=VALUE ...] [--seed N] "
+             "[--console FILE]\n"
+             "                run the experiment file CONFIG "
+             "(see 'iovsim run --help')\n"
+             "  version       print the version");
+    g_option_context_set_description(ctx, main_exit_help);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "iovsim: %s\nTry 'iovsim --help'.\n", error->message);
+        return MAIN_EXIT_USAGE;
+    }
+    if (argc < 2) {
+        fprintf(stderr, "iovsim: no command given\n"
+                        "Try 'iovsim --help'.\n");
+        return MAIN_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "run") == 0) {
+        argv[1] = run_name;
+        return main_run(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "version") == 0 && argc == 2) {
+        return main_version();
+    }
+    fprintf(stderr, "iovsim: unknown command '%s'\nTry 'iovsim --help'.\n",
+            argv[1]);
+    return MAIN_EXIT_USAGE;
+}

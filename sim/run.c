@@ -1,0 +1,177 @@
+/*
+ * sim/run.c: running a machine.  The CPU runs in slices (cpu_run with an
+ * instruction budget); between slices the limits of the experiment are
+ * checked, so a limit ends the run at a slice boundary.  The budget is cut
+ * so that no slice runs past the instruction limit, and shrinks near the
+ * time limit so that it is overshot by about one block.  Host time is
+ * measured around cpu_run() only, so start-up and reporting do not count
+ * against guest MIPS.
+ */
+#include "sim/common.h"
+
+#include <inttypes.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "cpu/cpu.h"
+#include "sim/sim-internal.h"
+#include "sim/sim.h"
+
+static uint64_t run_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns: true with *@stop if a limit or a request ends the run now. */
+static bool run_check(struct sim_machine *m, uint64_t *budget,
+                      enum sim_stop *stop)
+{
+    uint64_t limit = m->cfg->limit_instructions;
+    uint64_t icount = cpu_icount(m->cpu);
+    uint64_t cycles = cpu_cycles(m->cpu);
+
+    if (m->stop_requested) {
+        *stop = SIM_STOP_INTERRUPTED;
+        return true;
+    }
+    if (m->exited) {
+        *stop = SIM_STOP_EXIT;
+        return true;
+    }
+    *budget = SIM_SLICE_INSNS;
+    if (limit != 0) {
+        if (icount >= limit) {
+            *stop = SIM_STOP_INSN_LIMIT;
+            return true;
+        }
+        if (limit - icount < *budget) {
+            *budget = limit - icount;
+        }
+    }
+    if (m->limit_cycles != 0) {
+        uint64_t left = m->limit_cycles - cycles;
+        uint64_t cpi = icount > 0 ? cycles / icount : 1;
+
+        if (cycles >= m->limit_cycles) {
+            *stop = SIM_STOP_TIME_LIMIT;
+            return true;
+        }
+        /*
+         * Aim at half the time left at the average cycles per instruction
+         * so far: slices shrink geometrically near the limit, which is
+         * then overshot by about one block, whatever the costs.
+         */
+        left /= 2 * (cpi > 0 ? cpi : 1);
+        if (left < *budget) {
+            *budget = left > 0 ? left : 1;
+        }
+    }
+    return false;
+}
+
+enum sim_stop sim_machine_run(struct sim_machine *m)
+{
+    enum sim_stop stop;
+    uint64_t budget;
+
+    for (;;) {
+        enum cpu_stop_reason why;
+        uint64_t t0;
+
+        if (run_check(m, &budget, &stop)) {
+            break;
+        }
+        t0 = run_now_ns();
+        why = cpu_run(m->cpu, budget);
+        m->host_ns += run_now_ns() - t0;
+        if (why == CPU_STOP_HALT) {
+            /* No interrupt sources exist yet: nothing can wake it. */
+            stop = SIM_STOP_HALTED;
+            break;
+        } else if (why == CPU_STOP_TRIPLE_FAULT) {
+            stop = SIM_STOP_TRIPLE_FAULT;
+            break;
+        } else if (why == CPU_STOP_EXCEPTION) {
+            stop = SIM_STOP_EXCEPTION;
+            break;
+        } else if (why == CPU_STOP_REQUEST) {
+            m->stop_requested = 1;
+        }
+        /* CPU_STOP_BUDGET, CPU_STOP_ENV: run_check() says what next. */
+    }
+    m->last_stop = stop;
+    m->has_stopped = true;
+    return stop;
+}
+
+void sim_machine_request_stop(struct sim_machine *m)
+{
+    m->stop_requested = 1;
+    cpu_request_stop(m->cpu);
+}
+
+const char *sim_stop_name(enum sim_stop stop)
+{
+    static const char *const names[] = {
+        [SIM_STOP_EXIT] = "exit",
+        [SIM_STOP_INSN_LIMIT] = "instruction-limit",
+        [SIM_STOP_TIME_LIMIT] = "time-limit",
+        [SIM_STOP_INTERRUPTED] = "interrupted",
+        [SIM_STOP_TRIPLE_FAULT] = "triple-fault",
+        [SIM_STOP_HALTED] = "halted",
+        [SIM_STOP_EXCEPTION] = "exception",
+    };
+
+    if ((size_t)stop >= SIM_ARRAY_SIZE(names) || names[stop] == NULL) {
+        return "unknown";
+    }
+    return names[stop];
+}
+
+char *sim_machine_stop_message(const struct sim_machine *m)
+{
+    const struct sim_config *cfg = m->cfg;
+    const char *detail;
+    unsigned vector;
+    int64_t code;
+    uint64_t cr2;
+
+    if (!m->has_stopped) {
+        return g_strdup("not run yet");
+    }
+    switch (m->last_stop) {
+    case SIM_STOP_EXIT:
+        return g_strdup_printf("guest exited with status %" PRIu32,
+                               m->exit_status);
+    case SIM_STOP_INSN_LIMIT:
+        return g_strdup_printf("instruction limit reached (%" PRIu64
+                               " instructions)",
+                               cfg->limit_instructions);
+    case SIM_STOP_TIME_LIMIT:
+        return g_strdup_printf("simulated time limit reached (%s)",
+                               cfg->limit_time_text);
+    case SIM_STOP_INTERRUPTED:
+        return g_strdup("interrupted (SIGINT)");
+    case SIM_STOP_TRIPLE_FAULT:
+        detail = cpu_stop_detail(m->cpu);
+        return g_strdup_printf("guest triple fault at rip 0x%" PRIx64 ": %s",
+                               cpu_rip(m->cpu),
+                               detail != NULL ? detail : "no detail");
+    case SIM_STOP_HALTED:
+        return g_strdup_printf(
+            "guest halted with interrupts %s at rip 0x%" PRIx64
+            " and no pending events (no interrupt sources exist yet)",
+            (cpu_rflags(m->cpu) & CPU_FLAG_IF) ? "enabled" : "disabled",
+            cpu_rip(m->cpu));
+    case SIM_STOP_EXCEPTION:
+        cpu_last_exception(m->cpu, &vector, &code, &cr2);
+        return g_strdup_printf("unexpected exception exit: vector %u, "
+                               "error code %" PRId64 ", cr2 0x%" PRIx64,
+                               vector, code, cr2);
+    }
+    return g_strdup("unknown stop");
+}

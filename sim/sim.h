@@ -1,0 +1,239 @@
+/*
+ * sim/sim.h: the machine and everything that sets it up.
+ *
+ * A struct sim_machine owns all run-time state (STYLE rule 3): guest RAM,
+ * the CPU, the port-I/O and MMIO spaces, the devices, the console buffer,
+ * the configuration and the statistics.  It is built from a
+ * struct sim_config (an experiment file, sim/config.c), loads the guest
+ * ELF (sim/loader.c), lays out the guest ABI (identity page tables at the
+ * top of RAM) and runs the CPU in slices until the guest exits, a limit is
+ * reached or something stops it (sim/run.c).
+ */
+#ifndef SIM_SIM_SIM_H
+#define SIM_SIM_SIM_H
+
+#include "sim/common.h"
+
+#include <stdio.h>
+
+#include <glib.h>
+
+#include "bus/bus.h"
+#include "cpu/cpu.h"
+
+#define SIM_VERSION "0.1.0"
+
+/* Errors of sim/: configuration, profiles, ELF loading, machine set-up. */
+#define SIM_ERROR (sim_error_quark())
+GQuark sim_error_quark(void);
+
+enum sim_error {
+    SIM_ERROR_CONFIG,        /* syntax, unknown section or key, bad value */
+    SIM_ERROR_UNSUPPORTED,   /* a valid request for what is not built yet */
+    SIM_ERROR_FILE,          /* a file cannot be found, opened or read */
+    SIM_ERROR_ELF_NOT_ELF,   /* no ELF magic */
+    SIM_ERROR_ELF_CLASS,     /* ELF32 (or another class), not ELF64 */
+    SIM_ERROR_ELF_TYPE,      /* not little-endian x86-64 ET_EXEC */
+    SIM_ERROR_ELF_TRUNCATED, /* a header or a segment's bytes run past EOF */
+    SIM_ERROR_ELF_INVALID,   /* inconsistent headers (sizes, overflow) */
+    SIM_ERROR_ELF_RANGE,     /* a segment or the entry is not in usable RAM */
+    SIM_ERROR_MACHINE,       /* the machine cannot be built */
+};
+
+/* ---- Configuration (sim/config.c) ---------------------------------- */
+
+enum sim_mode {
+    SIM_MODE_NATIVE, /* the guest runs on the bare simulated CPU */
+    SIM_MODE_HVM,    /* under the VMM in VMX non-root mode (not yet) */
+};
+
+/* RAM size bounds and granule (the guest ABI maps RAM with 2 MiB pages). */
+#define SIM_RAM_MIN (UINT64_C(4) << 20)
+#define SIM_RAM_MAX (UINT64_C(16) << 30)
+#define SIM_RAM_GRANULE (UINT64_C(2) << 20)
+
+/* A CPU profile: sim/profiles/NAME.ini. */
+struct sim_profile {
+    char *name;        /* "skylake", or the path as written */
+    char *path;        /* the file it was read from */
+    char *description; /* [cpu] description, or "" */
+    uint32_t freq_mhz;
+    uint32_t costs[CPU_COST_NCLASSES]; /* cycles, by enum cpu_cost_class */
+};
+
+struct sim_config {
+    char *path;    /* the experiment file (or the origin given) */
+    char *name;    /* experiment.name */
+    uint64_t seed; /* experiment.seed */
+    enum sim_mode mode;
+    uint64_t memory; /* bytes */
+    struct sim_profile profile;
+    char *program; /* the guest ELF, resolved to a path that exists */
+    uint64_t limit_instructions; /* 0: none */
+    uint64_t limit_time_ns;      /* simulated time; 0: none */
+    char *limit_time_text;       /* as written, e.g. "10ms" */
+};
+
+/*
+ * Reads the experiment file @path, applies @sets (a NULL-terminated array
+ * of "section.key=value" overrides, or NULL) and validates every key.
+ * Relative paths in it resolve against the current directory first, then
+ * against the file's directory.
+ * Returns: the config (sim_config_free), or NULL with @error set
+ * (SIM_ERROR_FILE, SIM_ERROR_CONFIG or SIM_ERROR_UNSUPPORTED); the message
+ * names the file, the line of the offending key and the key.
+ */
+struct sim_config *sim_config_load(const char *path, const char *const *sets,
+                                   GError **error);
+/*
+ * The same from text in memory.  @origin stands for the file name in
+ * messages and for resolving relative paths; NULL means "<config>" in the
+ * current directory.
+ */
+struct sim_config *sim_config_parse(const char *text, const char *origin,
+                                    const char *const *sets, GError **error);
+void sim_config_free(struct sim_config *cfg);
+
+/*
+ * Loads CPU profile @spec: the name of a shipped profile (looked up as
+ * sim/profiles/NAME.ini under the current directory, then under the
+ * source tree iovsim was built from) or a path to one (relative paths:
+ * current directory, then @base_dir; NULL means ".").  Validation is as
+ * strict as for experiment files.
+ * Returns: true with @out filled (sim_profile_clear), or false with
+ * @error set.
+ */
+bool sim_profile_load(const char *spec, const char *base_dir,
+                      struct sim_profile *out /* out */, GError **error);
+void sim_profile_clear(struct sim_profile *profile);
+
+/* ---- Guest loading and the guest ABI (sim/loader.c) ------------------ */
+
+struct sim_elf_segment {
+    uint64_t paddr;  /* load address (p_paddr) */
+    uint64_t filesz; /* bytes copied from the file */
+    uint64_t memsz;  /* bytes occupied; the rest is zeroed */
+};
+
+struct sim_elf_image {
+    uint64_t entry;
+    size_t nsegments;
+    struct sim_elf_segment *segments; /* the PT_LOAD segments, in order */
+};
+
+/*
+ * Loads the ELF64 x86-64 ET_EXEC file @path into @ram (guest-physical 0
+ * to @ram_size).  Every PT_LOAD segment must lie below @load_limit (the
+ * start of the page tables); the entry point must be inside a loaded
+ * executable segment.
+ * Returns: true with @out filled (sim_elf_image_clear), or false with
+ * @error set: SIM_ERROR_FILE (missing, unreadable), SIM_ERROR_ELF_NOT_ELF,
+ * SIM_ERROR_ELF_CLASS (32-bit), SIM_ERROR_ELF_TYPE, SIM_ERROR_ELF_TRUNCATED,
+ * SIM_ERROR_ELF_INVALID or SIM_ERROR_ELF_RANGE.  The message starts with
+ * @path.  Nothing is written to @ram unless every check passed.
+ */
+bool sim_elf_load(const char *path, uint8_t *ram, uint64_t ram_size,
+                  uint64_t load_limit, struct sim_elf_image *out /* out */,
+                  GError **error);
+void sim_elf_image_clear(struct sim_elf_image *image);
+
+/*
+ * Bytes taken at the top of guest RAM by the identity-mapped page tables
+ * of the guest ABI: one PML4, one PDPT and one page directory per GiB.
+ */
+uint64_t sim_guest_pt_size(uint64_t ram_size);
+/*
+ * Writes those page tables into the last pages of @ram: 4-level, 2 MiB
+ * pages, P|RW|US, executable, identity-mapping [0, @ram_size).
+ * @ram_size must be a multiple of 2 MiB, from 4 MiB to 16 GiB.
+ * Returns: true with *@pt_base (the PML4's address, the lowest address
+ * the tables use), or false with @error set (SIM_ERROR_MACHINE).
+ */
+bool sim_guest_build_page_tables(uint8_t *ram, uint64_t ram_size,
+                                 uint64_t *pt_base /* out */, GError **error);
+
+/* ---- The machine (sim/machine.c, sim/run.c) -------------------------- */
+
+struct sim_machine;
+
+/* Why sim_machine_run() returned. */
+enum sim_stop {
+    SIM_STOP_EXIT,         /* the guest wrote the exit port */
+    SIM_STOP_INSN_LIMIT,   /* limits.instructions reached */
+    SIM_STOP_TIME_LIMIT,   /* limits.time reached */
+    SIM_STOP_INTERRUPTED,  /* sim_machine_request_stop() (SIGINT) */
+    SIM_STOP_TRIPLE_FAULT, /* the CPU shut down */
+    SIM_STOP_HALTED,       /* hlt, and nothing can ever wake it */
+    SIM_STOP_EXCEPTION,    /* the CPU returned an exception exit */
+};
+
+/*
+ * Builds the machine @cfg describes (ownership of @cfg passes to the
+ * machine, also on failure): RAM, buses, CPU, devices, the guest program
+ * and its page tables; the CPU is left at the ELF entry in long mode.
+ * Returns: the machine (sim_machine_free), or NULL with @error set.
+ */
+struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error);
+void sim_machine_free(struct sim_machine *m);
+
+/*
+ * Runs the guest in slices of at most 10 M instructions, checking the
+ * limits between slices, until one of enum sim_stop happens.  Host time
+ * is measured over the CPU slices only.  Calling it again after a stop
+ * resumes (and returns at once if the reason persists).
+ */
+enum sim_stop sim_machine_run(struct sim_machine *m);
+/*
+ * Makes sim_machine_run() return SIM_STOP_INTERRUPTED soon.
+ * Async-signal-safe.
+ */
+void sim_machine_request_stop(struct sim_machine *m);
+/* Short name of @stop ("exit", "instruction-limit", ...). */
+const char *sim_stop_name(enum sim_stop stop);
+/*
+ * Returns: one line saying why the last run stopped, e.g. "guest exited
+ * with status 1" (g_free it).
+ */
+char *sim_machine_stop_message(const struct sim_machine *m);
+
+/*
+ * Guest console output: kept in memory (the first 64 MiB; more is counted
+ * as dropped) and copied to @sink as it is produced, flushed at each
+ * newline.  @sink is borrowed; NULL (the default) keeps it in memory only.
+ */
+void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink);
+/* Returns: the output so far (NUL-terminated; owned by @m), and its length. */
+const char *sim_machine_console(const struct sim_machine *m,
+                                size_t *len /* out, may be NULL */);
+
+/* ---- What devices call ---- */
+struct bus_space *sim_machine_io(struct sim_machine *m);
+struct bus_space *sim_machine_mmio(struct sim_machine *m);
+void sim_machine_console_write(struct sim_machine *m, const void *buf,
+                               size_t len);
+/* Records the guest's exit status and stops the CPU after the access. */
+void sim_machine_exit(struct sim_machine *m, uint32_t status);
+
+/* ---- Accessors ---- */
+struct cpu *sim_machine_cpu(struct sim_machine *m);
+const struct sim_config *sim_machine_config(const struct sim_machine *m);
+/* Returns: the host address of guest-physical 0; *@size its length. */
+uint8_t *sim_machine_ram(struct sim_machine *m, uint64_t *size /* out */);
+/* Returns: true and *@status if the guest wrote the exit port. */
+bool sim_machine_exit_status(const struct sim_machine *m,
+                             uint32_t *status /* out */);
+
+struct sim_stats {
+    uint64_t instructions;
+    uint64_t cycles;
+    uint64_t sim_time_ns; /* cycles at the profile's frequency */
+    uint64_t host_ns;     /* host time inside the CPU slices */
+    uint64_t console_bytes;
+    uint64_t console_dropped; /* beyond the in-memory cap */
+    struct bus_stats io;      /* port I/O */
+    struct bus_stats mmio;    /* non-RAM physical accesses */
+};
+void sim_machine_get_stats(const struct sim_machine *m,
+                           struct sim_stats *out /* out */);
+
+#endif /* SIM_SIM_SIM_H */
