@@ -572,12 +572,16 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
             has_mem = true;
         }
     }
+    *cost = cpu->costs[desc->cost] + (has_mem ? cpu->costs[CPU_COST_LOAD] : 0);
+    *ends = (desc->flags & F_END) != 0;
+    if (in->fn == cpu_op_mov_to_cr || in->fn == cpu_op_mov_sreg_load) {
+        /* Translation or segment bases change under the next ones. */
+        *ends = true;
+    }
     if (in->step == NULL) {
         in->step = in->fn;
         in->fn = cpu_thread_generic;
     }
-    *cost = cpu->costs[desc->cost] + (has_mem ? cpu->costs[CPU_COST_LOAD] : 0);
-    *ends = (desc->flags & F_END) != 0;
     return ZYAN_STATUS_SUCCESS;
 }
 
