@@ -58,6 +58,10 @@ struct cpu_insn {
 #define CPU_OPK_M0 1
 #define CPU_OPK_M1 2
 #define CPU_OPK_I1 4
+/* The instruction references the stack (SS): through PUSH/POP-like
+ * semantics or a memory operand based on RSP or RBP.  A non-canonical
+ * stack address raises #SS(0) instead of #GP(0) (SDM 3A §6.15). */
+#define CPU_OPK_SS 8
 
 #define CPU_REG_NONE 16
 #define CPU_SEGBASE_NONE 0
@@ -149,6 +153,9 @@ struct cpu {
     const struct cpu_insn *fault_in; /* where a threaded chain stopped */
     uint64_t code_gen;          /* bumped when cached code may be stale */
     volatile int stop_requested;
+    /* Non-zero when the run loop must look at stop_requested or the
+     * graveyard of killed blocks before the next block: one check. */
+    volatile int attention;
 
     unsigned cpl;
     struct cpu_segment seg[CPU_NSREG];
@@ -163,6 +170,7 @@ struct cpu {
     unsigned exc_vector;
     int64_t exc_error;
     bool exc_is_trap;           /* RIP already past the instruction */
+    bool exc_noncanonical;      /* the #GP(0) is for a non-canonical address */
     bool exception_exit;
     bool halted;                /* set by HLT for the run loop */
     bool fatal;                 /* a model limit stopped the CPU */
@@ -454,6 +462,7 @@ static inline enum cpu_status cpu_raise(struct cpu *cpu, unsigned vector,
     cpu->exc_vector = vector;
     cpu->exc_error = error;
     cpu->exc_is_trap = false;
+    cpu->exc_noncanonical = false;
     return CPU_FAULT;
 }
 

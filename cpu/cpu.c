@@ -185,6 +185,7 @@ void cpu_set_cpl(struct cpu *cpu, unsigned cpl)
 void cpu_request_stop(struct cpu *cpu)
 {
     cpu->stop_requested = 1;
+    cpu->attention = 1;
 }
 
 void cpu_set_exception_exit(struct cpu *cpu, bool on)
@@ -306,7 +307,9 @@ static enum cpu_status translate(struct cpu *cpu, uint64_t la,
     bool ok;
 
     if (SIM_UNLIKELY(!mmu_canonical(la))) {
-        return cpu_raise_gp0(cpu);
+        cpu_raise_gp0(cpu);
+        cpu->exc_noncanonical = true;
+        return CPU_FAULT;
     }
     cpu->stats.tlb_misses++;
     ok = mmu_walk(&pg, la, acc, user, pte_read, pte_write, cpu, res);
@@ -604,6 +607,7 @@ static void block_kill(struct cpu *cpu, struct cpu_block *b)
                                        cpu->graveyard_cap);
     }
     cpu->block_graveyard[cpu->ngraveyard++] = b;
+    cpu->attention = 1;
     cpu->stats.block_invalidations++;
 }
 
@@ -833,6 +837,10 @@ static bool handle_status(struct cpu *cpu, struct cpu_block *b, unsigned i,
     cpu->cycles += b->cost * i / b->ninsns;
     switch (st) {
     case CPU_FAULT:
+        if (cpu->exc_vector == CPU_EXC_GP && cpu->exc_noncanonical &&
+            (in->opk & CPU_OPK_SS)) {
+            cpu->exc_vector = CPU_EXC_SS;
+        }
         cpu->stats.exceptions++;
         cpu->last_vector = cpu->exc_vector;
         cpu->last_error = cpu->exc_error;
@@ -869,6 +877,7 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
 {
     uint64_t limit = cpu->icount + max_insns;
     struct cpu_block *prev = NULL;
+    uint64_t left;
     enum cpu_stop_reason reason;
 
     cpu->halted = false;
@@ -878,21 +887,23 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
     for (;;) {
         struct cpu_block *b = NULL;
         const struct cpu_insn *in;
-        uint64_t left;
         unsigned n, i;
         enum cpu_status st;
 
-        if (SIM_UNLIKELY(cpu->stop_requested)) {
-            cpu->stop_requested = 0;
-            return CPU_STOP_REQUEST;
+        if (SIM_UNLIKELY(cpu->attention)) {
+            cpu->attention = 0;
+            if (cpu->ngraveyard != 0) {
+                graveyard_empty(cpu);
+                prev = NULL;
+            }
+            if (cpu->stop_requested) {
+                cpu->stop_requested = 0;
+                return CPU_STOP_REQUEST;
+            }
         }
         left = limit - cpu->icount;
         if (SIM_UNLIKELY((int64_t)left <= 0)) {
             return CPU_STOP_BUDGET;
-        }
-        if (SIM_UNLIKELY(cpu->ngraveyard != 0)) {
-            graveyard_empty(cpu);
-            prev = NULL;
         }
         if (prev != NULL && prev->chain_gen == cpu->code_gen) {
             if (prev->succ_rip[0] == cpu->rip) {

@@ -566,10 +566,17 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
         }
         desc = &desc_unsupported;
     }
-    for (unsigned i = 0; i < dc.d.operand_count_visible; i++) {
-        if (dc.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
-            dc.ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM) {
-            has_mem = true;
+    for (unsigned i = 0; i < dc.d.operand_count; i++) {
+        const ZydisDecodedOperand *op = &dc.ops[i];
+
+        if (op->type != ZYDIS_OPERAND_TYPE_MEMORY ||
+            op->mem.type != ZYDIS_MEMOP_TYPE_MEM) {
+            continue;
+        }
+        has_mem |= i < dc.d.operand_count_visible;
+        /* Hidden operands cover PUSH/POP/CALL/RET/ENTER/LEAVE. */
+        if (op->mem.segment == ZYDIS_REGISTER_SS) {
+            in->opk |= CPU_OPK_SS;
         }
     }
     *cost = cpu->costs[desc->cost] + (has_mem ? cpu->costs[CPU_COST_LOAD] : 0);

@@ -301,6 +301,43 @@ static void test_exception_exit_pf(void)
     stub_free(&s, cpu);
 }
 
+/* Non-canonical addresses: #SS(0) for stack references, else #GP(0). */
+static void test_noncanonical_ss_gp(void)
+{
+    static const struct {
+        uint8_t code[4];
+        unsigned len;
+        enum cpu_gpr reg;
+        uint64_t value;
+        unsigned vector;
+    } cases[] = {
+        /* push %rax writes at RSP - 8 */
+        {{0x50}, 1, CPU_RSP, 0x0000800000000008ull, CPU_EXC_SS},
+        /* mov %rax,(%rsp) */
+        {{0x48, 0x89, 0x04, 0x24}, 4, CPU_RSP, 0x0000800000000000ull, 12},
+        /* mov 8(%rbp),%eax */
+        {{0x8b, 0x45, 0x08}, 3, CPU_RBP, 0x0000800000000000ull, 12},
+        /* mov (%rbx),%eax */
+        {{0x8b, 0x03}, 2, CPU_RBX, 0x0000800000000000ull, CPU_EXC_GP},
+    };
+
+    for (unsigned i = 0; i < SIM_ARRAY_SIZE(cases); i++) {
+        struct stub s;
+        struct cpu *cpu = stub_new(&s, cases[i].code, cases[i].len);
+        unsigned vec;
+        int64_t err;
+        uint64_t cr2;
+
+        cpu_set_exception_exit(cpu, true);
+        cpu_set_gpr(cpu, cases[i].reg, cases[i].value);
+        CU_ASSERT_EQUAL(cpu_run(cpu, 10), CPU_STOP_EXCEPTION);
+        cpu_last_exception(cpu, &vec, &err, &cr2);
+        CU_ASSERT_EQUAL(vec, cases[i].vector);
+        CU_ASSERT_EQUAL(err, 0);
+        stub_free(&s, cpu);
+    }
+}
+
 static void count_unsupported(const char *mnemonic, uint64_t count,
                               void *opaque)
 {
@@ -367,6 +404,7 @@ static CU_TestInfo cpu_tests[] = {
     {"exception exit reports #PF error and CR2", test_exception_exit_pf},
     {"unsupported instruction: #UD and counted", test_unsupported_counted},
     {"CR3 write flushes the TLB", test_cr3_flush},
+    {"non-canonical: #SS for the stack, else #GP", test_noncanonical_ss_gp},
     CU_TEST_INFO_NULL,
 };
 
