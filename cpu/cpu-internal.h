@@ -133,6 +133,9 @@ enum cpu_lf_op {
     CPU_LF_LOGIC, /* CF = OF = AF = 0 */
     CPU_LF_INC,   /* ADD of 1 keeping CF (in rflags) */
     CPU_LF_DEC,   /* SUB of 1 keeping CF (in rflags) */
+    CPU_LF_SHL,   /* src1 = value, src2 = masked count (not 0) */
+    CPU_LF_SHR,
+    CPU_LF_SAR,
 };
 
 #define CPU_NMNEMONICS 2048
@@ -274,6 +277,27 @@ static inline void cpu_lf_set(struct cpu *cpu, enum cpu_lf_op op,
     cpu->lf_src1 = src1;
     cpu->lf_src2 = src2;
     cpu->lf_res = res;
+}
+
+/*
+ * CF after SHL/SHR/SAR of @v (@size bytes) by a masked count @cnt > 0: the
+ * last bit shifted out; 0 when everything was shifted out (undefined for
+ * SHL/SHR counts at or above the width, SDM 2B SAL/SAR/SHL/SHR).
+ */
+static inline bool cpu_shift_cf(unsigned op, unsigned size, uint64_t v,
+                                unsigned cnt)
+{
+    unsigned bits = size * 8;
+
+    if (op == CPU_LF_SAR) {
+        int64_t s = cpu_sext(v, size);
+
+        return (s >> (cnt - 1 > 63 ? 63 : cnt - 1)) & 1;
+    }
+    if (cnt > bits) {
+        return false;
+    }
+    return op == CPU_LF_SHL ? (v >> (bits - cnt)) & 1 : (v >> (cnt - 1)) & 1;
 }
 
 bool cpu_flag_cf(const struct cpu *cpu);

@@ -354,13 +354,28 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
             in->opsize = 8;
         }
         return true;
-    case DK_EXT:
+    case DK_EXT: {
+        enum cpu_form f;
+        cpu_insn_fn *fast, *step = NULL;
+
         if (!map_generic(in, dc)) {
             return false;
         }
         in->opsize = (uint8_t)op_bytes(o0);
         in->aux2 = (uint8_t)op_bytes(o1);
+        f = form_of(in, false);
+        if (f == CPU_FORM_RM && in->index == CPU_REG_NONE &&
+            in->seg == CPU_SEGBASE_NONE && in->amask == ~0ull) {
+            f = cpu_form_bd(f);
+        }
+        fast = cpu_sel_ext(in->fn == cpu_op_movsx, in->aux2, in->opsize, f,
+                           &step);
+        if (fast != NULL) {
+            in->fn = fast;
+            in->step = step;
+        }
         return true;
+    }
     case DK_LEA:
         in->r = (uint8_t)gpr_offset(o0->reg.value);
         in->opsize = (uint8_t)op_bytes(o0);
@@ -409,6 +424,16 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
             /* The D0/D1 forms shift by an implicit 1. */
             in->imm = 1;
             in->opk |= CPU_OPK_I1;
+        }
+        if (!(in->opk & CPU_OPK_M0)) {
+            cpu_insn_fn *step = NULL;
+            cpu_insn_fn *fast = cpu_sel_shift(
+                desc->aux, in->opsize, !(in->opk & CPU_OPK_I1), &step);
+
+            if (fast != NULL) {
+                in->fn = fast;
+                in->step = step;
+            }
         }
         return true;
     case DK_CC:

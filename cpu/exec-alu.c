@@ -495,6 +495,29 @@ enum cpu_status cpu_op_not(struct cpu *cpu, const struct cpu_insn *in)
 
 /* ---- Shifts and rotates ------------------------------------------------- */
 
+/* SHL/SAL, SHR and SAR of @a by a masked count @cnt (at most 63). */
+static ALWAYS_INLINE uint64_t shift_result(unsigned op, unsigned size,
+                                           uint64_t a, unsigned cnt)
+{
+    uint64_t m = cpu_size_mask(size);
+
+    switch (op) {
+    case CPU_SH_SHR:
+        return a >> cnt;
+    case CPU_SH_SAR:
+        return (uint64_t)(cpu_sext(a, size) >> cnt) & m;
+    default:
+        return (a << cnt) & m;
+    }
+}
+
+static ALWAYS_INLINE enum cpu_lf_op shift_lf_op(unsigned op)
+{
+    return op == CPU_SH_SHR ? CPU_LF_SHR
+           : op == CPU_SH_SAR ? CPU_LF_SAR
+                              : CPU_LF_SHL;
+}
+
 /*
  * Shift and rotate by a count already masked to 5 (6 for 64-bit) bits.
  * SDM vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR, SHLD, SHRD: a masked count
@@ -561,24 +584,14 @@ static enum cpu_status shift_do(struct cpu *cpu, const struct cpu_insn *in,
     }
     case CPU_SH_SHL:
     case CPU_SH_SAL:
-        r = cnt < 64 ? (a << cnt) & m : 0;
-        cf = cnt <= bits ? (a >> (bits - cnt)) & 1 : 0;
-        of = ((r & sign) != 0) != cf;
-        break;
     case CPU_SH_SHR:
-        r = cnt < 64 ? a >> cnt : 0;
-        cf = cnt <= bits ? (a >> (cnt - 1)) & 1 : 0;
-        of = (a & sign) != 0;
-        break;
-    case CPU_SH_SAR: {
-        int64_t s = cpu_sext(a, size);
-        unsigned c = cnt > 63 ? 63 : cnt;
-
-        r = (uint64_t)(s >> c) & m;
-        cf = (s >> (cnt - 1 > 63 ? 63 : cnt - 1)) & 1;
-        of = false;
-        break;
-    }
+    case CPU_SH_SAR:
+        r = shift_result(op, size, a, cnt);
+        st = op0_write(cpu, in, size, r, la);
+        if (st == CPU_OK) {
+            cpu_lf_set(cpu, shift_lf_op(op), size, a, cnt, r);
+        }
+        return st;
     case CPU_SH_SHLD:
     case CPU_SH_SHRD:
         src = cpu_reg_read(cpu, in->rm, size);
@@ -641,6 +654,84 @@ enum cpu_status cpu_op_shift(struct cpu *cpu, const struct cpu_insn *in)
         cnt = (unsigned)cpu->gpr[CPU_RCX] & cmask;
     }
     return shift_do(cpu, in, in->aux, cnt);
+}
+
+/*
+ * Specialised SHL/SHR/SAR of a 32- or 64-bit register by an immediate or
+ * by CL, the forms compilers emit: no memory, lazy flags.
+ */
+static ALWAYS_INLINE enum cpu_status shift_fast(struct cpu *cpu,
+                                                const struct cpu_insn *in,
+                                                unsigned op, unsigned size,
+                                                bool by_cl, bool threaded)
+{
+    unsigned cnt = (unsigned)(by_cl ? cpu->gpr[CPU_RCX] : in->imm) &
+                   (size == 8 ? 63 : 31);
+
+    if (cnt != 0) {
+        uint64_t a = cpu_reg_read(cpu, in->r, size);
+        uint64_t r = shift_result(op, size, a, cnt);
+
+        cpu_reg_write(cpu, in->r, size, r);
+        cpu_lf_set(cpu, shift_lf_op(op), size, a, cnt, r);
+    } else if (size == 4) {
+        /* A 32-bit destination is zero-extended even for count 0. */
+        cpu_reg_write(cpu, in->r, 4, cpu_reg_read(cpu, in->r, 4));
+    }
+    return next(cpu, in, threaded);
+}
+
+#define SHIFT_FN(op, size, cl)                                                 \
+    static enum cpu_status shift_##op##_##size##_##cl(                         \
+        struct cpu *cpu, const struct cpu_insn *in)                            \
+    {                                                                          \
+        return shift_fast(cpu, in, CPU_SH_##op, size, cl, false);              \
+    }                                                                          \
+    static enum cpu_status shift_t_##op##_##size##_##cl(                       \
+        struct cpu *cpu, const struct cpu_insn *in)                            \
+    {                                                                          \
+        return shift_fast(cpu, in, CPU_SH_##op, size, cl, true);               \
+    }
+#define SHIFT_FNS(op)                                                          \
+    SHIFT_FN(op, 4, 0) SHIFT_FN(op, 4, 1) SHIFT_FN(op, 8, 0)                  \
+    SHIFT_FN(op, 8, 1)
+SHIFT_FNS(SHL)
+SHIFT_FNS(SHR)
+SHIFT_FNS(SAR)
+
+#define SHIFT_ROW(pfx, op)                                                     \
+    {{pfx##op##_4_0, pfx##op##_4_1}, {pfx##op##_8_0, pfx##op##_8_1}}
+/* [threaded][SHL, SHR, SAR][32-bit, 64-bit][by imm, by CL] */
+static cpu_insn_fn *const shift_table[2][3][2][2] = {
+    {SHIFT_ROW(shift_, SHL), SHIFT_ROW(shift_, SHR), SHIFT_ROW(shift_, SAR)},
+    {SHIFT_ROW(shift_t_, SHL), SHIFT_ROW(shift_t_, SHR),
+     SHIFT_ROW(shift_t_, SAR)},
+};
+
+cpu_insn_fn *cpu_sel_shift(enum cpu_shift_op op, unsigned size, bool by_cl,
+                           cpu_insn_fn **step)
+{
+    unsigned row;
+
+    if (size < 4) {
+        return NULL;
+    }
+    switch (op) {
+    case CPU_SH_SHL:
+    case CPU_SH_SAL:
+        row = 0;
+        break;
+    case CPU_SH_SHR:
+        row = 1;
+        break;
+    case CPU_SH_SAR:
+        row = 2;
+        break;
+    default:
+        return NULL;
+    }
+    *step = shift_table[0][row][size == 8][by_cl];
+    return shift_table[1][row][size == 8][by_cl];
 }
 
 /* ---- Multiply and divide ------------------------------------------------ */
@@ -831,6 +922,91 @@ enum cpu_status cpu_op_movsx(struct cpu *cpu, const struct cpu_insn *in)
                       (uint64_t)cpu_sext(v, in->aux2));
     }
     return st;
+}
+
+CPU_THREADED(movzx_t, cpu_op_movzx)
+CPU_THREADED(movsx_t, cpu_op_movsx)
+
+/*
+ * Specialised MOVZX/MOVSX/MOVSXD into a 32- or 64-bit register, from a
+ * register or (on a TLB hit) memory; other cases go to the generic ones.
+ */
+static ALWAYS_INLINE enum cpu_status ext_fast(struct cpu *cpu,
+                                              const struct cpu_insn *in,
+                                              bool sx, unsigned src,
+                                              unsigned dst, enum cpu_form form,
+                                              bool threaded)
+{
+    uint64_t v;
+
+    if (form == CPU_FORM_RR) {
+        v = cpu_reg_read(cpu, in->rm, src);
+    } else {
+        uint64_t la = form_ea(cpu, in, form);
+        struct cpu_tlb_entry *e = cpu_tlb_entry(cpu, la);
+
+        if (SIM_UNLIKELY(!cpu_tlb_hit(e->tag_r, la, src))) {
+            if (threaded) {
+                return sx ? movsx_t(cpu, in) : movzx_t(cpu, in);
+            }
+            return sx ? cpu_op_movsx(cpu, in) : cpu_op_movzx(cpu, in);
+        }
+        v = cpu_host_load(cpu_tlb_host(e, la), src);
+    }
+    cpu_reg_write(cpu, in->r, dst, sx ? (uint64_t)cpu_sext(v, src) : v);
+    return next(cpu, in, threaded);
+}
+
+#define EXT_FN(sx, src, dst, form)                                             \
+    static enum cpu_status ext_##sx##_##src##_##dst##_##form(                  \
+        struct cpu *cpu, const struct cpu_insn *in)                            \
+    {                                                                          \
+        return ext_fast(cpu, in, sx, src, dst, CPU_FORM_##form, false);        \
+    }                                                                          \
+    static enum cpu_status ext_t_##sx##_##src##_##dst##_##form(                \
+        struct cpu *cpu, const struct cpu_insn *in)                            \
+    {                                                                          \
+        return ext_fast(cpu, in, sx, src, dst, CPU_FORM_##form, true);         \
+    }
+#define EXT_FORMS(sx, src, dst)                                                \
+    EXT_FN(sx, src, dst, RR) EXT_FN(sx, src, dst, RM)                         \
+    EXT_FN(sx, src, dst, RM_BD)
+EXT_FORMS(0, 1, 4)
+EXT_FORMS(0, 1, 8)
+EXT_FORMS(0, 2, 4)
+EXT_FORMS(0, 2, 8)
+EXT_FORMS(1, 1, 4)
+EXT_FORMS(1, 1, 8)
+EXT_FORMS(1, 2, 4)
+EXT_FORMS(1, 2, 8)
+EXT_FORMS(1, 4, 8)
+
+#define EXT_ROW(pfx, sx, src, dst)                                             \
+    {pfx##sx##_##src##_##dst##_RR, pfx##sx##_##src##_##dst##_RM,              \
+     pfx##sx##_##src##_##dst##_RM_BD}
+#define EXT_TABLE(pfx)                                                         \
+    {{{EXT_ROW(pfx, 0, 1, 4), EXT_ROW(pfx, 0, 1, 8)},                          \
+      {EXT_ROW(pfx, 0, 2, 4), EXT_ROW(pfx, 0, 2, 8)},                          \
+      {{NULL, NULL, NULL}, {NULL, NULL, NULL}}},                               \
+     {{EXT_ROW(pfx, 1, 1, 4), EXT_ROW(pfx, 1, 1, 8)},                          \
+      {EXT_ROW(pfx, 1, 2, 4), EXT_ROW(pfx, 1, 2, 8)},                          \
+      {{NULL, NULL, NULL}, EXT_ROW(pfx, 1, 4, 8)}}}
+
+/* [threaded][sx][source 1, 2, 4][dest 4, 8][RR, RM, RM_BD] */
+static cpu_insn_fn *const ext_table[2][2][3][2][3] = {
+    EXT_TABLE(ext_), EXT_TABLE(ext_t_),
+};
+
+cpu_insn_fn *cpu_sel_ext(bool sx, unsigned src, unsigned dst,
+                         enum cpu_form form, cpu_insn_fn **step)
+{
+    unsigned f = form == CPU_FORM_RR ? 0 : form == CPU_FORM_RM ? 1 : 2;
+
+    if (dst < 4 || src > 4 || src >= dst) {
+        return NULL;
+    }
+    *step = ext_table[0][sx][src / 2][dst == 8][f];
+    return ext_table[1][sx][src / 2][dst == 8][f];
 }
 
 /* LEA ignores segment bases; decode leaves in->seg clear for it. */

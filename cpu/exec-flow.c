@@ -48,26 +48,71 @@ enum cpu_status cpu_op_jmp_ind(struct cpu *cpu, const struct cpu_insn *in)
     return st == CPU_OK ? jump_to(cpu, t) : st;
 }
 
-/* Conditions that CMP/SUB and logic results decide without flags. */
+/*
+ * Conditions decided straight from the lazy state after the operations
+ * compilers put before a Jcc (CMP/SUB, TEST/AND, ADD, INC/DEC); anything
+ * else goes through cpu_cond().  (cc & 1) inverts the condition.
+ */
 static ALWAYS_INLINE bool cond_fast(const struct cpu *cpu, unsigned cc)
 {
-    if (cpu->lf_op == CPU_LF_SUB) {
-        uint64_t a = cpu->lf_src1, b = cpu->lf_src2;
+    uint64_t a = cpu->lf_src1, b = cpu->lf_src2, r = cpu->lf_res;
+    bool zf = r == 0;
+    bool sf = (r >> (cpu->lf_size * 8 - 1)) & 1;
 
+    switch (cpu->lf_op) {
+    case CPU_LF_SUB:
         switch (cc >> 1) {
         case 1:
             return (a < b) ^ (cc & 1);
         case 2:
-            return (cpu->lf_res == 0) ^ (cc & 1);
+            return zf ^ (cc & 1);
         case 3:
             return (a <= b) ^ (cc & 1);
+        case 4:
+            return sf ^ (cc & 1);
+        case 6:
+            return (cpu_sext(a, cpu->lf_size) < cpu_sext(b, cpu->lf_size)) ^
+                   (cc & 1);
+        case 7:
+            return (cpu_sext(a, cpu->lf_size) <= cpu_sext(b, cpu->lf_size)) ^
+                   (cc & 1);
         default:
             break;
         }
-    } else if (cpu->lf_op == CPU_LF_LOGIC || cpu->lf_op == CPU_LF_ADD) {
-        if ((cc >> 1) == 2) {
-            return (cpu->lf_res == 0) ^ (cc & 1);
+        break;
+    case CPU_LF_LOGIC: /* CF = OF = 0 */
+        switch (cc >> 1) {
+        case 0:
+        case 1:
+            return cc & 1;
+        case 2:
+        case 3:
+            return zf ^ (cc & 1);
+        case 4:
+        case 6:
+            return sf ^ (cc & 1);
+        case 7:
+            return (zf || sf) ^ (cc & 1);
+        default:
+            break;
         }
+        break;
+    case CPU_LF_ADD:
+        if ((cc >> 1) == 1) {
+            return (r < a) ^ (cc & 1);
+        }
+        /* fall through */
+    case CPU_LF_INC:
+    case CPU_LF_DEC:
+        if ((cc >> 1) == 2) {
+            return zf ^ (cc & 1);
+        }
+        if ((cc >> 1) == 4) {
+            return sf ^ (cc & 1);
+        }
+        break;
+    default:
+        break;
     }
     return cpu_cond(cpu, cc);
 }

@@ -21,6 +21,11 @@ bool cpu_flag_cf(const struct cpu *cpu)
         return cpu->lf_src1 <= cpu->lf_src2;
     case CPU_LF_LOGIC:
         return false;
+    case CPU_LF_SHL:
+    case CPU_LF_SHR:
+    case CPU_LF_SAR:
+        return cpu_shift_cf(cpu->lf_op, cpu->lf_size, cpu->lf_src1,
+                            (unsigned)cpu->lf_src2);
     default: /* EAGER, INC, DEC */
         return cpu->rflags & CPU_FLAG_CF;
     }
@@ -41,7 +46,13 @@ bool cpu_flag_of(const struct cpu *cpu)
     case CPU_LF_DEC:
         return ((a ^ b) & (a ^ r) & sign) != 0;
     case CPU_LF_LOGIC:
+    case CPU_LF_SAR:
         return false;
+    case CPU_LF_SHL:
+        /* Defined for a count of 1: MSB(result) XOR CF (SDM 2B SAL). */
+        return ((r & sign) != 0) != cpu_flag_cf(cpu);
+    case CPU_LF_SHR:
+        return (a & sign) != 0;
     default:
         return cpu->rflags & CPU_FLAG_OF;
     }
@@ -53,7 +64,10 @@ bool cpu_flag_af(const struct cpu *cpu)
     case CPU_LF_EAGER:
         return cpu->rflags & CPU_FLAG_AF;
     case CPU_LF_LOGIC:
-        return false;
+    case CPU_LF_SHL:
+    case CPU_LF_SHR:
+    case CPU_LF_SAR:
+        return false; /* undefined after logic ops and shifts: clear */
     default:
         return ((cpu->lf_src1 ^ cpu->lf_src2 ^ cpu->lf_res) & 0x10) != 0;
     }

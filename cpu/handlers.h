@@ -58,6 +58,11 @@ cpu_insn_fn *cpu_sel_alu(enum cpu_alu_op op, enum cpu_form form,
                          unsigned size, cpu_insn_fn **step);
 cpu_insn_fn *cpu_sel_mov(enum cpu_form form, unsigned size,
                          cpu_insn_fn **step);
+/* Specialised forms, or NULL when there is none for these operands. */
+cpu_insn_fn *cpu_sel_shift(enum cpu_shift_op op, unsigned size, bool by_cl,
+                           cpu_insn_fn **step);
+cpu_insn_fn *cpu_sel_ext(bool sx, unsigned src, unsigned dst,
+                         enum cpu_form form, cpu_insn_fn **step);
 cpu_insn_fn cpu_op_inc, cpu_op_dec, cpu_op_neg, cpu_op_not;
 cpu_insn_fn cpu_op_shift;      /* aux = cpu_shift_op */
 cpu_insn_fn cpu_op_mul1, cpu_op_imul1, cpu_op_div, cpu_op_idiv;
