@@ -765,10 +765,12 @@ static const char *vector_name(unsigned v)
  * Delivers the pending exception.  A fault while delivering it is handled
  * per SDM 3A §6.15 table 6-5: contributory after contributory, or
  * contributory/#PF after #PF, becomes #DF; a fault while delivering #DF
- * shuts the processor down (triple fault).
+ * shuts the processor down (triple fault).  A fault while delivering a
+ * software interrupt (a trap, with cpu->rip after the instruction) is a
+ * fault of the INT instruction itself: reported at @insn_rip.
  * Returns: false when the CPU shut down.
  */
-static bool exception_deliver(struct cpu *cpu)
+static bool exception_deliver(struct cpu *cpu, uint64_t insn_rip)
 {
     unsigned vec = cpu->exc_vector, first = vec;
     int64_t err = cpu->exc_error;
@@ -801,6 +803,7 @@ static bool exception_deliver(struct cpu *cpu)
             err = cpu->exc_error;
         }
         software = false;
+        rip = insn_rip;
     }
 }
 
@@ -855,7 +858,7 @@ static bool handle_status(struct cpu *cpu, struct cpu_block *b, unsigned i,
             *reason = CPU_STOP_EXCEPTION;
             return false;
         }
-        if (!exception_deliver(cpu)) {
+        if (!exception_deliver(cpu, here)) {
             *reason = CPU_STOP_TRIPLE_FAULT;
             return false;
         }
@@ -926,7 +929,7 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
                 if (cpu->exception_exit) {
                     return CPU_STOP_EXCEPTION;
                 }
-                if (!exception_deliver(cpu)) {
+                if (!exception_deliver(cpu, cpu->rip)) {
                     return CPU_STOP_TRIPLE_FAULT;
                 }
                 prev = NULL;

@@ -1,0 +1,56 @@
+/*
+ * trap.c: exception dispatch.  vectors.S hands every exception here with
+ * the saved registers; a program's handler (rt_set_handler) gets them if
+ * one is registered, otherwise the default handler reports the exception
+ * on the console and ends the run with status 128 + vector.
+ */
+#include "rt-internal.h"
+
+/* The handler table: a mutable global, one machine per guest program. */
+static rt_trap_fn trap_handlers[RT_NR_VECTORS];
+
+static const char *const trap_names[RT_NR_VECTORS] = {
+    [RT_VEC_DE] = "#DE", [RT_VEC_DB] = "#DB", [RT_VEC_NMI] = "NMI",
+    [RT_VEC_BP] = "#BP", [RT_VEC_OF] = "#OF", [RT_VEC_BR] = "#BR",
+    [RT_VEC_UD] = "#UD", [RT_VEC_NM] = "#NM", [RT_VEC_DF] = "#DF",
+    [RT_VEC_TS] = "#TS", [RT_VEC_NP] = "#NP", [RT_VEC_SS] = "#SS",
+    [RT_VEC_GP] = "#GP", [RT_VEC_PF] = "#PF", [RT_VEC_MF] = "#MF",
+    [RT_VEC_AC] = "#AC", [RT_VEC_MC] = "#MC", [RT_VEC_XM] = "#XM",
+    [RT_VEC_VE] = "#VE", [RT_VEC_CP] = "#CP",
+};
+
+void rt_set_handler(unsigned vector, rt_trap_fn fn)
+{
+    if (vector < RT_NR_VECTORS) {
+        trap_handlers[vector] = fn;
+    }
+}
+
+static void trap_default(struct rt_trap_frame *frame)
+{
+    const char *name = trap_names[frame->vector];
+
+    rt_printf("\nunhandled exception: vector %lu (%s) error 0x%lx "
+              "rip 0x%lx cs 0x%lx rsp 0x%lx",
+              frame->vector, name ? name : "reserved", frame->error_code,
+              frame->rip, frame->cs, frame->rsp);
+    if (frame->vector == RT_VEC_PF) {
+        rt_printf(" cr2 0x%lx", rt_read_cr2());
+    }
+    rt_printf("\n");
+    rt_exit(128 + (int)frame->vector);
+}
+
+void rt_trap_dispatch(struct rt_trap_frame *frame)
+{
+    rt_trap_fn fn = NULL;
+
+    if (frame->vector < RT_NR_VECTORS) {
+        fn = trap_handlers[frame->vector];
+    }
+    if (fn != NULL) {
+        fn(frame);
+    } else {
+        trap_default(frame);
+    }
+}
