@@ -8,8 +8,9 @@
 # times, takes the "guest MIPS: X" line from each run's output (iovsim
 # measures it without start-up) and prints the median:
 #     cpu-bound guest (tightloop): 312.4 MIPS
-# and, when /usr/bin/time is there, the largest resident set of the
-# simulator process less the guest RAM:
+# and the largest memory the simulator itself kept resident, beyond the
+# guest RAM pages the guest touched (iovsim's "host memory:" line, from
+# its peak RSS and mincore() over guest RAM):
 #     resident beyond guest RAM (tightloop): 12.3 MiB
 # A failing run prints iovsim's output and makes the script exit 1.
 set -u
@@ -33,13 +34,6 @@ if [ ! -x "$iovsim" ]; then
     echo "bench: $iovsim is not an executable" >&2
     exit 2
 fi
-time_cmd=""
-if [ -x /usr/bin/time ]; then
-    time_cmd=/usr/bin/time
-else
-    echo "bench: /usr/bin/time not found; not measuring resident memory" >&2
-fi
-
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -65,12 +59,7 @@ EOF
     i=1
     while [ "$i" -le "$RUNS" ]; do
         out=$tmp/out.$prog.$i
-        if [ -n "$time_cmd" ]; then
-            timeout "$RUN_TIMEOUT" "$time_cmd" -f %M -o "$tmp/rss.$i" \
-                "$iovsim" run "$cfg" > "$out" 2>&1
-        else
-            timeout "$RUN_TIMEOUT" "$iovsim" run "$cfg" > "$out" 2>&1
-        fi
+        timeout "$RUN_TIMEOUT" "$iovsim" run "$cfg" > "$out" 2>&1
         rc=$?
         if [ "$rc" -ne 0 ]; then
             echo "bench: iovsim failed on $prog (run $i, exit status $rc):" >&2
@@ -86,9 +75,8 @@ EOF
             exit 1
         fi
         echo "$mips" >> "$tmp/mips"
-        if [ -n "$time_cmd" ]; then
-            tail -n 1 "$tmp/rss.$i" >> "$tmp/rss"
-        fi
+        sed -n 's/.*beyond guest RAM *\([0-9][0-9.]*\) MiB.*/\1/p' "$out" |
+            tail -n 1 >> "$tmp/rss"
         i=$((i + 1))
     done
     sort -n "$tmp/mips" | awk -v prog="$prog" '
@@ -97,13 +85,8 @@ EOF
             m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
             printf "cpu-bound guest (%s): %.1f MIPS\n", prog, m
         }'
-    if [ -n "$time_cmd" ]; then
-        # %M is in KiB; the guest's RAM is part of the simulator's RSS.
-        awk -v prog="$prog" -v ram="$GUEST_RAM_MIB" '
-            $1 + 0 > max { max = $1 + 0 }
-            END {
-                printf "resident beyond guest RAM (%s): %.1f MiB\n", prog,
-                       max / 1024 - ram
-            }' "$tmp/rss"
-    fi
+    awk -v prog="$prog" '
+        $1 + 0 > max { max = $1 + 0 }
+        END { printf "resident beyond guest RAM (%s): %.1f MiB\n", prog, max }
+    ' "$tmp/rss"
 done

@@ -11,6 +11,9 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <glib.h>
 
 #include "bus/bus.h"
@@ -281,6 +284,45 @@ bool sim_machine_exit_status(const struct sim_machine *m, uint32_t *status)
     return m->exited;
 }
 
+/* The process's peak resident set (VmHWM in /proc/self/status), bytes. */
+static uint64_t machine_peak_rss(void)
+{
+    g_autofree char *status = NULL;
+    const char *line;
+    unsigned long long kib;
+
+    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL)) {
+        return 0;
+    }
+    line = strstr(status, "VmHWM:");
+    if (line == NULL || sscanf(line, "VmHWM: %llu", &kib) != 1) {
+        return 0;
+    }
+    return (uint64_t)kib * 1024;
+}
+
+/*
+ * Guest RAM pages the host has made resident (mincore): untouched guest
+ * memory costs nothing, so "simulator memory" is the rest of the RSS.
+ */
+static uint64_t machine_ram_resident(const struct sim_machine *m)
+{
+    long psz = sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)m->ram & ~(uintptr_t)(psz - 1);
+    uintptr_t end = (uintptr_t)m->ram + m->ram_size;
+    size_t npages = (end - start + (size_t)psz - 1) / (size_t)psz;
+    g_autofree unsigned char *vec = g_try_malloc(npages);
+    uint64_t n = 0;
+
+    if (vec == NULL || mincore((void *)start, end - start, vec) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < npages; i++) {
+        n += vec[i] & 1;
+    }
+    return n * (uint64_t)psz;
+}
+
 void sim_machine_get_stats(const struct sim_machine *m, struct sim_stats *out)
 {
     uint32_t freq = m->cfg->profile.freq_mhz;
@@ -296,4 +338,6 @@ void sim_machine_get_stats(const struct sim_machine *m, struct sim_stats *out)
     out->console_dropped = m->console_dropped;
     bus_get_stats(m->io, &out->io);
     bus_get_stats(m->mmio, &out->mmio);
+    out->host_peak_rss = machine_peak_rss();
+    out->ram_resident = machine_ram_resident(m);
 }

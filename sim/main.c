@@ -78,6 +78,12 @@ static void main_print_stats(struct sim_machine *m, FILE *out)
     fprintf(out, "host time: %.3f s\n", host_s);
     fprintf(out, "guest MIPS: %.1f\n",
             host_s > 0 ? (double)st.instructions / host_s / 1e6 : 0.0);
+    fprintf(out,
+            "host memory: peak resident %.1f MiB, guest RAM resident "
+            "%.1f MiB, beyond guest RAM %.1f MiB\n",
+            (double)st.host_peak_rss / 1048576.0,
+            (double)st.ram_resident / 1048576.0,
+            ((double)st.host_peak_rss - (double)st.ram_resident) / 1048576.0);
     fprintf(out, "exceptions: %" PRIu64 "\n", cs.exceptions);
     fprintf(out, "TLB misses: %" PRIu64 ", flushes: %" PRIu64 "\n",
             cs.tlb_misses, cs.tlb_flushes);

@@ -232,6 +232,8 @@ struct sim_stats {
     uint64_t console_dropped; /* beyond the in-memory cap */
     struct bus_stats io;      /* port I/O */
     struct bus_stats mmio;    /* non-RAM physical accesses */
+    uint64_t host_peak_rss;   /* the process's peak resident bytes */
+    uint64_t ram_resident;    /* bytes of guest RAM resident now */
 };
 void sim_machine_get_stats(const struct sim_machine *m,
                            struct sim_stats *out /* out */);
