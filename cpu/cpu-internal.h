@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "mmu/mmu.h"
 
 struct cpu_insn;
 
@@ -174,6 +175,8 @@ struct cpu {
     int64_t exc_error;
     bool exc_is_trap;           /* RIP already past the instruction */
     bool exc_noncanonical;      /* the #GP(0) is for a non-canonical address */
+    uint8_t exc_type;           /* 0, or the VMX event type of INT n/INT3 */
+    bool injecting;             /* an event injected at VM entry is pending */
     bool exception_exit;
     bool halted;                /* set by HLT for the run loop */
     bool fatal;                 /* a model limit stopped the CPU */
@@ -181,6 +184,24 @@ struct cpu {
     int64_t last_error;
     const char *shutdown_reason;
     char shutdown_buf[160];
+
+    /*
+     * VMX non-root operation: the controls are copied out of the VMCS at
+     * VM entry so the checks in the handlers are loads from the cpu.
+     */
+    struct vmx_vmcs *vmcs;      /* the current VMCS, or NULL */
+    bool nonroot;               /* in VMX non-root operation */
+    bool mmio_emulation;        /* cpu_vmx_emulate_mmio() is running */
+    bool ept_on;
+    bool vmexit_pending;        /* a deep path recorded a VM exit */
+    uint64_t eptp;
+    uint32_t vmx_pin, vmx_proc, vmx_proc2, vmx_exc_bitmap;
+    uint32_t vmx_pfec_mask, vmx_pfec_match;
+    uint64_t vmx_cr0_mask, vmx_cr4_mask, vmx_cr0_shadow, vmx_cr4_shadow;
+    uint64_t walk_la;           /* linear address of the walk under way */
+    bool walk_la_valid;
+    uint64_t exc_cr2;           /* CR2 for a pending #PF (set on delivery) */
+    unsigned intr_shadow;       /* instructions left under STI/MOV SS */
 
     /* Model features (CPUID). */
     bool feat_lzcnt, feat_bmi1, feat_popcnt;
@@ -487,6 +508,7 @@ static inline enum cpu_status cpu_raise(struct cpu *cpu, unsigned vector,
     cpu->exc_error = error;
     cpu->exc_is_trap = false;
     cpu->exc_noncanonical = false;
+    cpu->exc_type = 0;
     return CPU_FAULT;
 }
 
@@ -538,7 +560,11 @@ struct cpu_block *cpu_decode_block(struct cpu *cpu, uint64_t pa,
 void *cpu_decoder_new(void);
 const char *cpu_mnemonic_str(unsigned mnemonic);
 
-/* cpu.c: paging and TLB. */
+/* cpu.c: the decoded-block cache, by machine-physical page. */
+void cpu_code_invalidate_page(struct cpu *cpu, uint64_t page_pa);
+bool cpu_is_code_page(struct cpu *cpu, uint64_t page_pa);
+
+/* memory.c: paging and TLB. */
 void cpu_tlb_flush(struct cpu *cpu);
 void cpu_tlb_flush_page(struct cpu *cpu, uint64_t la);
 void cpu_set_cpl(struct cpu *cpu, unsigned cpl);
@@ -547,6 +573,42 @@ enum cpu_status cpu_fetch(struct cpu *cpu, uint64_t la, uint8_t *buf,
                           unsigned len, unsigned *got /* out */);
 enum cpu_status cpu_translate_fetch(struct cpu *cpu, uint64_t la,
                                     uint64_t *pa /* out */);
+
+/*
+ * vmx.c: VM exits and the conditional-exit checks the handlers call in
+ * non-root operation (STYLE rule 9).  Each returns CPU_OK (no exit) or
+ * CPU_VMEXIT with the exit recorded in the VMCS.
+ */
+enum cpu_status cpu_vmexit(struct cpu *cpu, unsigned reason, uint64_t qual,
+                           unsigned insn_len);
+enum cpu_status cpu_vmx_io(struct cpu *cpu, const struct cpu_insn *in,
+                           uint16_t port, unsigned size, bool is_in,
+                           bool string);
+enum cpu_status cpu_vmx_msr(struct cpu *cpu, const struct cpu_insn *in,
+                            bool write);
+enum cpu_status cpu_vmx_cr_write(struct cpu *cpu, const struct cpu_insn *in,
+                                 unsigned cr, unsigned gpr, uint64_t *value);
+enum cpu_status cpu_vmx_cr_read(struct cpu *cpu, const struct cpu_insn *in,
+                                unsigned cr, unsigned gpr, uint64_t *value);
+enum cpu_status cpu_vmx_unconditional(struct cpu *cpu,
+                                      const struct cpu_insn *in,
+                                      unsigned reason);
+/* True if exception @vector (error @error) exits under the bitmap. */
+bool cpu_vmx_exception_exits(const struct cpu *cpu, unsigned vector,
+                             int64_t error);
+/* Records an exception exit (reason 0) for the pending exception. */
+enum cpu_status cpu_vmx_exception_exit(struct cpu *cpu, unsigned insn_len);
+/* Records IDT-vectoring information for an exit during event delivery. */
+void cpu_vmx_set_idt_vectoring(struct cpu *cpu, unsigned vector,
+                               int64_t error, bool software);
+/* Saves the guest state to the VMCS and leaves non-root operation. */
+void cpu_vmx_exit_complete(struct cpu *cpu);
+/* Guest-physical to machine-physical through EPT (identity without). */
+enum cpu_status cpu_ept_translate(struct cpu *cpu, uint64_t gpa,
+                                  enum mmu_access acc, bool final,
+                                  uint64_t *mpa, bool *mmio,
+                                  unsigned *perms);
+uint64_t cpu_tsc(const struct cpu *cpu);
 
 /* exec-system.c: IOPL / TSS I/O-bitmap check for port @port. */
 enum cpu_status cpu_io_check(struct cpu *cpu, uint16_t port, unsigned size);

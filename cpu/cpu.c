@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "cpu/cpu-internal.h"
+#include "cpu/vmx-internal.h"
 #include "mmu/mmu.h"
 
 /* ---- Creation and state -------------------------------------------------- */
@@ -29,17 +30,6 @@ static const char *const cost_class_names[CPU_COST_NCLASSES] = {
 const char *cpu_cost_class_name(enum cpu_cost_class cls)
 {
     return cls < CPU_COST_NCLASSES ? cost_class_names[cls] : NULL;
-}
-
-static void tlb_invalidate_all(struct cpu *cpu)
-{
-    for (unsigned s = 0; s < 2; s++) {
-        for (unsigned i = 0; i < CPU_TLB_SIZE; i++) {
-            struct cpu_tlb_entry *e = &cpu->tlb_sets[s][i];
-
-            e->tag_r = e->tag_w = e->tag_x = CPU_TLB_INVALID;
-        }
-    }
 }
 
 struct cpu *cpu_new(const struct cpu_env_ops *ops, void *opaque)
@@ -59,7 +49,7 @@ struct cpu *cpu_new(const struct cpu_env_ops *ops, void *opaque)
     }
     cpu->feat_lzcnt = cpu->feat_bmi1 = cpu->feat_popcnt = true;
     cpu->tlb = cpu->tlb_sets[0];
-    tlb_invalidate_all(cpu);
+    cpu_tlb_flush(cpu);
     cpu->lf_op = CPU_LF_EAGER;
     cpu->rflags = 2;
     cpu->exc_error = -1;
@@ -107,7 +97,15 @@ void cpu_reset_long_mode(struct cpu *cpu, uint64_t cr3, uint64_t rip,
                      i == CPU_CS);
     }
     memset(&cpu->ldtr, 0, sizeof(cpu->ldtr));
+    /*
+     * TR holds a busy 64-bit TSS type with selector 0, as after reset: the
+     * hidden part must be usable for a 64-bit guest's VM entry (SDM 3C
+     * "Checks on Guest Segment Registers"), while the null selector still
+     * makes stack switches and the I/O bitmap fault until the guest's LTR.
+     */
     memset(&cpu->tr, 0, sizeof(cpu->tr));
+    cpu->tr.limit = 0x67;
+    cpu->tr.attr = 0x8b;
     cpu->gdtr.base = cpu->idtr.base = 0;
     cpu->gdtr.limit = cpu->idtr.limit = 0;
     cpu->segbase[0] = cpu->segbase[1] = cpu->segbase[2] = 0;
@@ -245,282 +243,15 @@ void cpu_get_stats(const struct cpu *cpu, struct cpu_stats *out)
 
 /* ---- TLB and translation ------------------------------------------------- */
 
-void cpu_tlb_flush(struct cpu *cpu)
-{
-    tlb_invalidate_all(cpu);
-    cpu->code_gen++;
-    cpu->stats.tlb_flushes++;
-}
+/* ---- Translation lives in cpu/memory.c ---------------------------------- */
 
-/*
- * INVLPG: the software TLB caches 4 KiB pieces of large pages under
- * separate entries, so a single-page flush could miss some; flush all.
- */
-void cpu_tlb_flush_page(struct cpu *cpu, uint64_t la)
-{
-    (void)la;
-    cpu_tlb_flush(cpu);
-}
+/* ---- The decoded-block cache ---------------------------------------------- */
 
-static bool pte_read(void *opaque, uint64_t pa, uint64_t *val)
-{
-    struct cpu *cpu = opaque;
-    uint8_t *page = cpu->ops->ram_page(cpu->opaque, pa & ~0xfffull);
-
-    if (page == NULL) {
-        return false;
-    }
-    memcpy(val, page + (pa & 0xff8), 8);
-    return true;
-}
-
-static void code_invalidate_page(struct cpu *cpu, uint64_t page_pa);
-
-static bool pte_write(void *opaque, uint64_t pa, uint64_t val)
-{
-    struct cpu *cpu = opaque;
-    uint8_t *page = cpu->ops->ram_page(cpu->opaque, pa & ~0xfffull);
-
-    if (page == NULL) {
-        return false;
-    }
-    code_invalidate_page(cpu, pa & ~0xfffull);
-    memcpy(page + (pa & 0xff8), &val, 8);
-    return true;
-}
-
-static bool is_code_page(struct cpu *cpu, uint64_t page_pa)
+bool cpu_is_code_page(struct cpu *cpu, uint64_t page_pa)
 {
     return g_hash_table_contains(cpu->code_pages,
                                  GSIZE_TO_POINTER((page_pa >> 12) + 1));
 }
-
-/*
- * Translates @la for @acc at privilege @user, raising #GP(0) for a
- * non-canonical address and #PF (with CR2) when the walk fails.
- */
-static enum cpu_status translate(struct cpu *cpu, uint64_t la,
-                                 enum mmu_access acc, bool user,
-                                 struct mmu_walk_result *res)
-{
-    struct mmu_paging pg = {cpu->cr0, cpu->cr3, cpu->cr4, cpu->efer};
-    bool ok;
-
-    if (SIM_UNLIKELY(!mmu_canonical(la))) {
-        cpu_raise_gp0(cpu);
-        cpu->exc_noncanonical = true;
-        return CPU_FAULT;
-    }
-    cpu->stats.tlb_misses++;
-    ok = mmu_walk(&pg, la, acc, user, pte_read, pte_write, cpu, res);
-    cpu->cycles += (uint64_t)res->refs * cpu->costs[CPU_COST_PAGEWALK];
-    if (!ok) {
-        cpu->cr2 = la;
-        return cpu_raise(cpu, CPU_EXC_PF, res->pf_error);
-    }
-    return CPU_OK;
-}
-
-/* Caches a successful walk in the current TLB set if @la is in RAM. */
-static uint8_t *tlb_fill(struct cpu *cpu, uint64_t la,
-                         const struct mmu_walk_result *res)
-{
-    uint64_t page_pa = res->pa & ~0xfffull;
-    uint8_t *host = cpu->ops->ram_page(cpu->opaque, page_pa);
-    struct cpu_tlb_entry *e;
-    uint64_t page = la & ~0xfffull;
-
-    if (host == NULL) {
-        return NULL;
-    }
-    e = &cpu->tlb[(la >> 12) & (CPU_TLB_SIZE - 1)];
-    e->addend = (uintptr_t)host - (uintptr_t)page;
-    cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] = page_pa;
-    e->tag_r = page;
-    /* Writes hit only pages already dirty that hold no decoded code. */
-    e->tag_w = res->writable && res->dirty && !is_code_page(cpu, page_pa)
-                   ? page
-                   : CPU_TLB_INVALID;
-    e->tag_x = res->executable ? page : CPU_TLB_INVALID;
-    return host + (la & 0xfff);
-}
-
-/* One access that stays inside a page, through a walk. */
-static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
-                                   unsigned size, uint64_t *val, bool write,
-                                   bool user)
-{
-    struct mmu_walk_result res;
-    enum cpu_status st;
-    uint8_t *host;
-
-    st = translate(cpu, la, write ? MMU_WRITE : MMU_READ, user, &res);
-    if (st != CPU_OK) {
-        return st;
-    }
-    if (write) {
-        code_invalidate_page(cpu, res.pa & ~0xfffull);
-    }
-    /* System-table accesses at CPL 3 must not fill the user TLB set. */
-    if (user == (cpu->cpl == 3)) {
-        host = tlb_fill(cpu, la, &res);
-    } else {
-        host = cpu->ops->ram_page(cpu->opaque, res.pa & ~0xfffull);
-        host = host != NULL ? host + (la & 0xfff) : NULL;
-    }
-    if (host == NULL) {
-        if (write) {
-            cpu->ops->mmio_write(cpu->opaque, res.pa, size, *val);
-        } else {
-            *val = cpu->ops->mmio_read(cpu->opaque, res.pa, size);
-        }
-        return CPU_OK;
-    }
-    if (write) {
-        cpu_host_store(host, size, *val);
-    } else {
-        *val = cpu_host_load(host, size);
-    }
-    return CPU_OK;
-}
-
-/*
- * Slow path of every access: a TLB miss, a page-crossing access (split in
- * two, both pages checked before anything is written), MMIO, or a write
- * to a page with decoded code.
- */
-static enum cpu_status access_slow(struct cpu *cpu, uint64_t la,
-                                   unsigned size, uint64_t *val, bool write,
-                                   bool user)
-{
-    unsigned first = 4096 - (unsigned)(la & 0xfff);
-    uint64_t lo, hi;
-    enum cpu_status st;
-
-    if (SIM_LIKELY(first >= size)) {
-        return access_page(cpu, la, size, val, write, user);
-    }
-    if (write) {
-        struct mmu_walk_result res;
-
-        st = translate(cpu, la, MMU_WRITE, user, &res);
-        if (st == CPU_OK) {
-            st = translate(cpu, la + first, MMU_WRITE, user, &res);
-        }
-        if (st != CPU_OK) {
-            return st;
-        }
-        for (unsigned i = 0; i < size; i++) {
-            uint64_t b = (*val >> (8 * i)) & 0xff;
-
-            st = access_page(cpu, la + i, 1, &b, true, user);
-            if (st != CPU_OK) {
-                return st;
-            }
-        }
-        return CPU_OK;
-    }
-    lo = hi = 0;
-    for (unsigned i = 0; i < size; i++) {
-        uint64_t b;
-
-        st = access_page(cpu, la + i, 1, &b, false, user);
-        if (st != CPU_OK) {
-            return st;
-        }
-        if (i < 8) {
-            lo |= b << (8 * i);
-        }
-    }
-    (void)hi;
-    *val = lo;
-    return CPU_OK;
-}
-
-enum cpu_status cpu_mem_read_slow(struct cpu *cpu, uint64_t la,
-                                  unsigned size, uint64_t *val)
-{
-    return access_slow(cpu, la, size, val, false, cpu->cpl == 3);
-}
-
-enum cpu_status cpu_mem_write_slow(struct cpu *cpu, uint64_t la,
-                                   unsigned size, uint64_t val)
-{
-    return access_slow(cpu, la, size, &val, true, cpu->cpl == 3);
-}
-
-enum cpu_status cpu_mem_probe_write(struct cpu *cpu, uint64_t la,
-                                    unsigned size)
-{
-    struct mmu_walk_result res;
-    enum cpu_status st = translate(cpu, la, MMU_WRITE, cpu->cpl == 3, &res);
-
-    if (st == CPU_OK && ((la & 0xfff) + size - 1) >= 4096) {
-        st = translate(cpu, la + size - 1, MMU_WRITE, cpu->cpl == 3, &res);
-    }
-    return st;
-}
-
-enum cpu_status cpu_sys_read(struct cpu *cpu, uint64_t la, unsigned size,
-                             uint64_t *val)
-{
-    return access_slow(cpu, la, size, val, false, false);
-}
-
-enum cpu_status cpu_sys_write(struct cpu *cpu, uint64_t la, unsigned size,
-                              uint64_t val)
-{
-    return access_slow(cpu, la, size, &val, true, false);
-}
-
-enum cpu_status cpu_translate_fetch(struct cpu *cpu, uint64_t la,
-                                    uint64_t *pa)
-{
-    struct cpu_tlb_entry *e = &cpu->tlb[(la >> 12) & (CPU_TLB_SIZE - 1)];
-    struct mmu_walk_result res;
-    enum cpu_status st;
-
-    if (SIM_LIKELY(e->tag_x == (la & ~0xfffull))) {
-        *pa = cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] |
-              (la & 0xfff);
-        return CPU_OK;
-    }
-    st = translate(cpu, la, MMU_EXEC, cpu->cpl == 3, &res);
-    if (st != CPU_OK) {
-        return st;
-    }
-    tlb_fill(cpu, la, &res);
-    *pa = res.pa;
-    return CPU_OK;
-}
-
-enum cpu_status cpu_fetch(struct cpu *cpu, uint64_t la, uint8_t *buf,
-                          unsigned len, unsigned *got)
-{
-    *got = 0;
-    while (*got < len) {
-        uint64_t pa;
-        uint8_t *page;
-        unsigned chunk = 4096 - (unsigned)((la + *got) & 0xfff);
-        enum cpu_status st = cpu_translate_fetch(cpu, la + *got, &pa);
-
-        if (st != CPU_OK) {
-            return st;
-        }
-        page = cpu->ops->ram_page(cpu->opaque, pa & ~0xfffull);
-        if (page == NULL) {
-            return CPU_OK;
-        }
-        if (chunk > len - *got) {
-            chunk = len - *got;
-        }
-        memcpy(buf + *got, page + (pa & 0xfff), chunk);
-        *got += chunk;
-    }
-    return CPU_OK;
-}
-
-/* ---- The decoded-block cache ---------------------------------------------- */
 
 static unsigned block_hash_index(uint64_t pa)
 {
@@ -616,7 +347,7 @@ static uint64_t block_last_page_pa(const struct cpu_block *b)
     return b->pa2 ? b->pa2 : (b->pa & ~0xfffull);
 }
 
-static void code_invalidate_page(struct cpu *cpu, uint64_t page_pa)
+void cpu_code_invalidate_page(struct cpu *cpu, uint64_t page_pa)
 {
     gpointer key = GSIZE_TO_POINTER((page_pa >> 12) + 1);
     GPtrArray *a = g_hash_table_lookup(cpu->code_pages, key);
@@ -651,7 +382,7 @@ void cpu_invalidate_phys(struct cpu *cpu, uint64_t pa, uint64_t len)
     uint64_t end = pa + len;
 
     for (uint64_t p = pa & ~0xfffull; p < end; p += 4096) {
-        code_invalidate_page(cpu, p);
+        cpu_code_invalidate_page(cpu, p);
     }
 }
 
@@ -761,48 +492,82 @@ static const char *vector_name(unsigned v)
     return v < SIM_ARRAY_SIZE(names) ? names[v] : "interrupt";
 }
 
+enum deliver_result {
+    DELIVERED,  /* the handler runs next */
+    SHUT_DOWN,  /* triple fault outside VMX */
+    EXITED,     /* a VM exit was recorded */
+};
+
 /*
- * Delivers the pending exception.  A fault while delivering it is handled
- * per SDM 3A §6.15 table 6-5: contributory after contributory, or
+ * Delivers the pending event.  A fault while delivering it is handled per
+ * SDM 3A §6.15 table 6-5: contributory after contributory, or
  * contributory/#PF after #PF, becomes #DF; a fault while delivering #DF
  * shuts the processor down (triple fault).  A fault while delivering a
  * software interrupt (a trap, with cpu->rip after the instruction) is a
- * fault of the INT instruction itself: reported at @insn_rip.
- * Returns: false when the CPU shut down.
+ * fault of the INT instruction itself: reported at @insn_rip.  In VMX
+ * non-root operation a nested exception selected by the exception bitmap,
+ * or an EPT exit while delivering, becomes a VM exit that records the
+ * event under delivery as IDT-vectoring information, and a triple fault
+ * exits with reason 2 (SDM 3C "VM Exits During Event Delivery").
  */
-static bool exception_deliver(struct cpu *cpu, uint64_t insn_rip)
+static enum deliver_result exception_deliver(struct cpu *cpu,
+                                             uint64_t insn_rip)
 {
     unsigned vec = cpu->exc_vector, first = vec;
     int64_t err = cpu->exc_error;
     bool software = cpu->exc_is_trap;
+    uint8_t type = cpu->exc_type;
     uint64_t rip = cpu->rip;
 
     for (;;) {
+        enum cpu_status st = cpu_deliver_event(cpu, vec, err, software, rip);
         unsigned v2;
+        int64_t e2;
 
-        if (cpu_deliver_event(cpu, vec, err, software, rip) == CPU_OK) {
-            return true;
+        if (st == CPU_OK) {
+            return DELIVERED;
+        }
+        if (st == CPU_VMEXIT) {
+            cpu_vmx_set_idt_vectoring(cpu, vec, err, type);
+            cpu->rip = insn_rip;
+            return EXITED;
         }
         v2 = cpu->exc_vector;
         if (vec == CPU_EXC_DF) {
+            if (cpu->nonroot) {
+                cpu_vmexit(cpu, VMX_EXIT_TRIPLE_FAULT, 0, 0);
+                cpu->rip = insn_rip;
+                return EXITED;
+            }
             snprintf(cpu->shutdown_buf, sizeof(cpu->shutdown_buf),
                      "triple fault: %s (error 0x%llx) while delivering "
                      "#DF; the first exception was %s at RIP 0x%llx",
                      vector_name(v2), (unsigned long long)cpu->exc_error,
-                     vector_name(first), (unsigned long long)rip);
+                     vector_name(first), (unsigned long long)insn_rip);
             cpu->shutdown_reason = cpu->shutdown_buf;
-            return false;
+            return SHUT_DOWN;
         }
         if ((is_contributory(vec) && is_contributory(v2)) ||
             (vec == CPU_EXC_PF &&
              (v2 == CPU_EXC_PF || is_contributory(v2)))) {
-            vec = CPU_EXC_DF;
-            err = 0;
+            v2 = CPU_EXC_DF;
+            e2 = 0;
         } else {
-            vec = v2;
-            err = cpu->exc_error;
+            e2 = cpu->exc_error;
         }
+        if (cpu->nonroot && cpu_vmx_exception_exits(cpu, v2, e2)) {
+            cpu->exc_vector = v2;
+            cpu->exc_error = e2;
+            cpu->exc_type = 0;
+            cpu_vmx_exception_exit(cpu, 0);
+            cpu_vmx_set_idt_vectoring(cpu, vec, err, type);
+            cpu->rip = insn_rip;
+            return EXITED;
+        }
+        vec = v2;
+        err = e2;
         software = false;
+        type = 0;
         rip = insn_rip;
     }
 }
@@ -827,6 +592,46 @@ static void chain(struct cpu *cpu, struct cpu_block *prev,
 }
 
 /*
+ * Takes the pending exception of the instruction at @insn_rip: a VM exit
+ * if the exception bitmap selects it, the exception-exit stop, or
+ * delivery through the IDT.  cpu->rip is where execution resumes.
+ * Returns: true to keep running, false to stop with *reason set.
+ */
+static bool take_exception(struct cpu *cpu, uint64_t insn_rip,
+                           unsigned insn_len, enum cpu_stop_reason *reason)
+{
+    cpu->stats.exceptions++;
+    cpu->last_vector = cpu->exc_vector;
+    cpu->last_error = cpu->exc_error;
+    if (cpu->nonroot && cpu->exc_type != VMX_INTR_TYPE_SW_INTR &&
+        cpu_vmx_exception_exits(cpu, cpu->exc_vector, cpu->exc_error)) {
+        cpu->rip = insn_rip;
+        cpu_vmx_exception_exit(cpu, insn_len);
+        cpu_vmx_exit_complete(cpu);
+        *reason = CPU_STOP_VMEXIT;
+        return false;
+    }
+    if (cpu->exception_exit) {
+        if (cpu->exc_vector == CPU_EXC_PF) {
+            cpu->cr2 = cpu->exc_cr2;
+        }
+        *reason = CPU_STOP_EXCEPTION;
+        return false;
+    }
+    switch (exception_deliver(cpu, insn_rip)) {
+    case DELIVERED:
+        return true;
+    case SHUT_DOWN:
+        *reason = CPU_STOP_TRIPLE_FAULT;
+        return false;
+    default:
+        cpu_vmx_exit_complete(cpu);
+        *reason = CPU_STOP_VMEXIT;
+        return false;
+    }
+}
+
+/*
  * Handles a non-OK status from instruction @i of block @b.
  * Returns: true to keep running, false to stop with *reason set.
  */
@@ -844,9 +649,6 @@ static bool handle_status(struct cpu *cpu, struct cpu_block *b, unsigned i,
             (in->opk & CPU_OPK_SS)) {
             cpu->exc_vector = CPU_EXC_SS;
         }
-        cpu->stats.exceptions++;
-        cpu->last_vector = cpu->exc_vector;
-        cpu->last_error = cpu->exc_error;
         if (cpu->exc_is_trap) {
             cpu->rip = here + in->len;
             cpu->icount += i + 1;
@@ -854,15 +656,14 @@ static bool handle_status(struct cpu *cpu, struct cpu_block *b, unsigned i,
             cpu->rip = here;
             cpu->icount += i;
         }
-        if (cpu->exception_exit) {
-            *reason = CPU_STOP_EXCEPTION;
-            return false;
-        }
-        if (!exception_deliver(cpu, here)) {
-            *reason = CPU_STOP_TRIPLE_FAULT;
-            return false;
-        }
-        return true;
+        return take_exception(cpu, here, in->len, reason);
+    case CPU_VMEXIT:
+        /* The instruction did not execute: the guest resumes at it. */
+        cpu->rip = here;
+        cpu->icount += i;
+        cpu_vmx_exit_complete(cpu);
+        *reason = CPU_STOP_VMEXIT;
+        return false;
     case CPU_STOP:
         /* The instruction completed (an exit-port write, HLT). */
         cpu->icount += i + 1;
@@ -874,6 +675,50 @@ static bool handle_status(struct cpu *cpu, struct cpu_block *b, unsigned i,
         cpu->icount += i;
         return true;
     }
+}
+
+/*
+ * What the loop checks between blocks when cpu->attention is set: killed
+ * blocks to free, a stop request, and in non-root operation an event
+ * injected at VM entry and an open interrupt window (SDM 3C
+ * "Interrupt-Window Exiting").
+ * Returns: true to keep running, false to stop with *reason set.
+ */
+static bool attend(struct cpu *cpu, struct cpu_block **prev,
+                   enum cpu_stop_reason *reason)
+{
+    cpu->attention = 0;
+    if (cpu->ngraveyard != 0) {
+        graveyard_empty(cpu);
+        *prev = NULL;
+    }
+    if (cpu->stop_requested) {
+        cpu->stop_requested = 0;
+        *reason = CPU_STOP_REQUEST;
+        return false;
+    }
+    if (!cpu->nonroot) {
+        return true;
+    }
+    if (cpu->injecting) {
+        cpu->injecting = false;
+        switch (exception_deliver(cpu, cpu->vmcs->f[VMCS_GUEST_RIP])) {
+        case DELIVERED:
+            break;
+        default:
+            cpu_vmx_exit_complete(cpu);
+            *reason = CPU_STOP_VMEXIT;
+            return false;
+        }
+    }
+    if ((cpu->vmx_proc & VMX_PROC_INTR_WINDOW_EXITING) &&
+        (cpu->rflags & CPU_FLAG_IF) && cpu->intr_shadow == 0) {
+        cpu_vmexit(cpu, VMX_EXIT_INTERRUPT_WINDOW, 0, 0);
+        cpu_vmx_exit_complete(cpu);
+        *reason = CPU_STOP_VMEXIT;
+        return false;
+    }
+    return true;
 }
 
 enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
@@ -893,16 +738,8 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         unsigned n, i;
         enum cpu_status st;
 
-        if (SIM_UNLIKELY(cpu->attention)) {
-            cpu->attention = 0;
-            if (cpu->ngraveyard != 0) {
-                graveyard_empty(cpu);
-                prev = NULL;
-            }
-            if (cpu->stop_requested) {
-                cpu->stop_requested = 0;
-                return CPU_STOP_REQUEST;
-            }
+        if (SIM_UNLIKELY(cpu->attention) && !attend(cpu, &prev, &reason)) {
+            return reason;
         }
         left = limit - cpu->icount;
         if (SIM_UNLIKELY((int64_t)left <= 0)) {
@@ -921,16 +758,14 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
                 if (st == CPU_STOP) {
                     return CPU_STOP_TRIPLE_FAULT;
                 }
-                /* Fetch fault: deliver it with RIP at the instruction. */
-                cpu->exc_is_trap = false;
-                cpu->stats.exceptions++;
-                cpu->last_vector = cpu->exc_vector;
-                cpu->last_error = cpu->exc_error;
-                if (cpu->exception_exit) {
-                    return CPU_STOP_EXCEPTION;
+                if (st == CPU_VMEXIT) {
+                    cpu_vmx_exit_complete(cpu);
+                    return CPU_STOP_VMEXIT;
                 }
-                if (!exception_deliver(cpu, cpu->rip)) {
-                    return CPU_STOP_TRIPLE_FAULT;
+                /* Fetch fault: taken with RIP at the instruction. */
+                cpu->exc_is_trap = false;
+                if (!take_exception(cpu, cpu->rip, 0, &reason)) {
+                    return reason;
                 }
                 prev = NULL;
                 continue;
@@ -943,13 +778,22 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         cpu->block_rip = b->rip;
         cpu->rip = b->end_rip;
         in = b->insns;
-        if (SIM_LIKELY(left >= n)) {
+        if (SIM_LIKELY(left >= n && cpu->intr_shadow == 0)) {
             st = in->fn(cpu, in);
             i = SIM_LIKELY(st == CPU_OK) ? n
                                          : (unsigned)(cpu->fault_in - in);
         } else {
-            /* The budget ends inside this block: step one at a time. */
-            n = (unsigned)left;
+            /*
+             * The budget ends inside this block, or one instruction runs
+             * in the shadow of STI/MOV SS before interrupts (and the
+             * interrupt window) open: step one at a time.
+             */
+            if (cpu->intr_shadow != 0) {
+                left = 1;
+                cpu->intr_shadow = 0;
+                cpu->attention = 1;
+            }
+            n = left < n ? (unsigned)left : n;
             for (i = 0; i < n; i++) {
                 st = in[i].step(cpu, &in[i]);
                 if (SIM_UNLIKELY(st != CPU_OK)) {

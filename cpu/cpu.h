@@ -12,6 +12,8 @@
 
 #include "sim/common.h"
 
+#include "cpu/vmx-abi.h"
+
 struct cpu;
 
 /* General-purpose register numbers, in the encoding order of the ISA. */
@@ -111,6 +113,7 @@ enum cpu_stop_reason {
     CPU_STOP_REQUEST,      /* cpu_request_stop() was called */
     CPU_STOP_TRIPLE_FAULT, /* shutdown: see cpu_stop_detail() */
     CPU_STOP_EXCEPTION,    /* exception exit mode: see cpu_last_exception */
+    CPU_STOP_VMEXIT,       /* a VM exit: the reason is in the VMCS */
 };
 
 /*
@@ -219,6 +222,77 @@ typedef void cpu_unsupported_fn(const char *mnemonic, uint64_t count,
                                 void *opaque);
 void cpu_unsupported_foreach(const struct cpu *cpu, cpu_unsupported_fn *fn,
                              void *opaque);
+
+/* ---- VMX non-root operation (SDM 3C) ----------------------------------
+ *
+ * The VMM is simulator code, not guest code: it fills a VMCS through
+ * vmx_vmcs_write(), enters the guest with cpu_vmentry() and runs it with
+ * cpu_run(), which returns CPU_STOP_VMEXIT when the guest exits.  At that
+ * point the exit reason, qualification and the other exit-information
+ * fields are in the VMCS and the guest state has been saved to its
+ * guest-state area; the general registers stay in the cpu (cpu_gpr), as
+ * KVM keeps them in its vCPU.  The host-state area is checked but never
+ * loaded: there is no interpreted host.
+ */
+struct vmx_vmcs;
+
+enum cpu_vmentry_status {
+    CPU_VMENTRY_OK,
+    /* VMLAUNCH/VMRESUME failed: VM-instruction error 7 (invalid control
+     * fields) is in VM_INSTRUCTION_ERROR; nothing was loaded. */
+    CPU_VMENTRY_FAIL_CONTROLS,
+    /* VM entry failed on the guest state: exit reason 33 with bit 31 is
+     * in EXIT_REASON, as after a VM exit. */
+    CPU_VMENTRY_FAIL_GUEST,
+};
+
+/*
+ * VM entry (SDM 3C "VM Entries"): checks the controls and the guest state,
+ * loads the guest state, injects the event of the VM-entry
+ * interruption-information field.  @why (may be NULL) names the failed
+ * check.  Guest-physical memory is reached through EPT when the VMCS
+ * enables it: env ram_page() is then given machine-physical addresses.
+ */
+enum cpu_vmentry_status cpu_vmentry(struct cpu *cpu, struct vmx_vmcs *vmcs,
+                                    const char **why);
+/* The VMCS of the guest the cpu runs or last ran, or NULL. */
+struct vmx_vmcs *cpu_vmcs(const struct cpu *cpu);
+
+/*
+ * Emulates the guest instruction at GUEST_RIP of the exited guest once,
+ * with guest-physical accesses that EPT leaves unmapped sent to the env
+ * mmio callbacks (guest-physical addresses): how the VMM completes an
+ * MMIO access after an EPT violation.  All instruction forms work (RMW,
+ * string, exchange), since the instruction runs on the interpreter.
+ * Returns: CPU_STOP_BUDGET when it completed (the guest state in the VMCS
+ * is updated, RIP advanced), CPU_STOP_VMEXIT when it caused another exit.
+ */
+enum cpu_stop_reason cpu_vmx_emulate_mmio(struct cpu *cpu);
+
+/* Guest-linear memory of the exited guest, through its paging and EPT,
+ * as the VMM needs for string I/O.  Returns false on a translation fault
+ * (which the VMM should inject; the #PF error code is in *fault_error). */
+bool cpu_guest_linear_access(struct cpu *cpu, uint64_t la, void *buf,
+                             unsigned len, bool write,
+                             uint32_t *fault_error /* out */);
+
+/* Drops cached translations (the VMM changed EPT: INVEPT). */
+void cpu_flush_translations(struct cpu *cpu);
+
+/*
+ * Writes the cpu's current state into the guest-state area of @vmcs, as a
+ * VM exit saves it: how the VMM turns a CPU left in its boot state by the
+ * loader into the guest it will enter.
+ */
+void cpu_vmx_save_guest_state(struct cpu *cpu, struct vmx_vmcs *vmcs);
+
+/* CPUID as the model answers it: @r = EAX, EBX, ECX, EDX (the VMM's
+ * CPUID exits start from it). */
+void cpu_cpuid(const struct cpu *cpu, uint32_t leaf, uint32_t subleaf,
+               uint32_t r[4] /* out */);
+
+/* Sets CR2 (a VMM injecting #PF sets it first, as the SDM asks). */
+void cpu_set_cr2(struct cpu *cpu, uint64_t value);
 
 /* Statistics of the decoded-instruction cache and the software TLB. */
 struct cpu_stats {

@@ -343,6 +343,7 @@ enum cpu_status cpu_op_popf(struct cpu *cpu, const struct cpu_insn *in)
     cpu->rflags = (v & ~CPU_FLAGS_ARITH) | 2;
     cpu_flags_set_arith(cpu, v);
     cpu->gpr[CPU_RSP] += in->opsize;
+    cpu->attention = 1; /* IF may have been set: interrupt window */
     return CPU_OK;
 }
 
@@ -431,6 +432,10 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
 
     if (op == CPU_STR_INS || op == CPU_STR_OUTS) {
         st = cpu_io_check(cpu, (uint16_t)cpu->gpr[CPU_RDX], size);
+        if (st == CPU_OK && cpu->nonroot) {
+            st = cpu_vmx_io(cpu, in, (uint16_t)cpu->gpr[CPU_RDX], size,
+                            op == CPU_STR_INS, true);
+        }
         if (st != CPU_OK) {
             return st;
         }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu/cpu-internal.h"
+#include "cpu/vmx-internal.h"
 #include "mmu/mmu.h"
 
 /* MSR indices (SDM 4, table 2-2). */
@@ -190,6 +191,9 @@ enum cpu_status cpu_deliver_event(struct cpu *cpu, unsigned vector,
     if (vector * 16 + 15 > cpu->idtr.limit) {
         return cpu_raise(cpu, CPU_EXC_GP, idt_error(vector, software));
     }
+    if (vector == CPU_EXC_PF && !software) {
+        cpu->cr2 = cpu->exc_cr2;
+    }
     st = cpu_sys_read(cpu, cpu->idtr.base + vector * 16, 8, &lo);
     if (st == CPU_OK) {
         st = cpu_sys_read(cpu, cpu->idtr.base + vector * 16 + 8, 8, &hi);
@@ -288,6 +292,7 @@ enum cpu_status cpu_op_int(struct cpu *cpu, const struct cpu_insn *in)
 {
     cpu_raise(cpu, (unsigned)in->imm, -1);
     cpu->exc_is_trap = true;
+    cpu->exc_type = VMX_INTR_TYPE_SW_INTR;
     return CPU_FAULT;
 }
 
@@ -295,6 +300,7 @@ enum cpu_status cpu_op_int3(struct cpu *cpu, const struct cpu_insn *in)
 {
     cpu_raise(cpu, CPU_EXC_BP, -1);
     cpu->exc_is_trap = true;
+    cpu->exc_type = VMX_INTR_TYPE_SW_EXCEPTION;
     return CPU_FAULT;
 }
 
@@ -436,6 +442,7 @@ enum cpu_status cpu_op_iretq(struct cpu *cpu, const struct cpu_insn *in)
     cpu->gpr[CPU_RSP] = f[3];
     cpu->rip = f[0];
     cpu_set_cpl(cpu, new_cpl);
+    cpu->attention = 1; /* IF may have been set: interrupt window */
     return CPU_OK;
 }
 
@@ -688,6 +695,9 @@ enum cpu_status cpu_op_invlpg(struct cpu *cpu, const struct cpu_insn *in)
     if (cpu->cpl != 0) {
         return cpu_raise_gp0(cpu);
     }
+    if (cpu->nonroot && (cpu->vmx_proc & VMX_PROC_INVLPG_EXITING)) {
+        return cpu_vmexit(cpu, VMX_EXIT_INVLPG, cpu_ea(cpu, in), in->len);
+    }
     cpu_tlb_flush_page(cpu, cpu_ea(cpu, in));
     return CPU_OK;
 }
@@ -713,7 +723,12 @@ enum cpu_status cpu_op_sti(struct cpu *cpu, const struct cpu_insn *in)
     if (cpu->cpl > iopl(cpu)) {
         return cpu_raise_gp0(cpu);
     }
+    if (!(cpu->rflags & CPU_FLAG_IF)) {
+        /* Interrupts stay blocked for one more instruction. */
+        cpu->intr_shadow = 1;
+    }
     cpu->rflags |= CPU_FLAG_IF;
+    cpu->attention = 1;
     return CPU_OK;
 }
 
@@ -723,17 +738,52 @@ enum cpu_status cpu_op_hlt(struct cpu *cpu, const struct cpu_insn *in)
     if (cpu->cpl != 0) {
         return cpu_raise_gp0(cpu);
     }
+    if (cpu->nonroot && (cpu->vmx_proc & VMX_PROC_HLT_EXITING)) {
+        return cpu_vmx_unconditional(cpu, in, VMX_EXIT_HLT);
+    }
     cpu->halted = true;
     return CPU_STOP;
 }
 
 /* WBINVD and friends: privileged, with no effect in this model. */
+/* aux: 0 WBINVD, 1 INVD (which always exits in non-root operation). */
 enum cpu_status cpu_op_priv_nop(struct cpu *cpu, const struct cpu_insn *in)
 {
     if (cpu->cpl != 0) {
         return cpu_raise_gp0(cpu);
     }
+    if (cpu->nonroot) {
+        if (in->aux == 1) {
+            return cpu_vmx_unconditional(cpu, in, VMX_EXIT_INVD);
+        }
+        if (cpu->vmx_proc2 & VMX_PROC2_WBINVD_EXITING) {
+            return cpu_vmx_unconditional(cpu, in, VMX_EXIT_WBINVD);
+        }
+    }
     return CPU_OK;
+}
+
+/* PAUSE: exits under "PAUSE exiting" (PAUSE-loop exiting not modelled). */
+enum cpu_status cpu_op_pause(struct cpu *cpu, const struct cpu_insn *in)
+{
+    if (cpu->nonroot && (cpu->vmx_proc & VMX_PROC_PAUSE_EXITING)) {
+        return cpu_vmx_unconditional(cpu, in, VMX_EXIT_PAUSE);
+    }
+    return CPU_OK;
+}
+
+/*
+ * VMCALL and the VMX instructions (aux = their exit reason) exit
+ * unconditionally in non-root operation; outside VMX operation they are
+ * #UD (the model offers no VMX to its guests: nested virtualization is not
+ * modelled, and CPUID does not report VMX).
+ */
+enum cpu_status cpu_op_vmx_insn(struct cpu *cpu, const struct cpu_insn *in)
+{
+    if (cpu->nonroot) {
+        return cpu_vmx_unconditional(cpu, in, in->aux);
+    }
+    return cpu_raise_ud(cpu);
 }
 
 /* CLFLUSH: no caches are modelled, but the address must translate. */
@@ -816,6 +866,9 @@ enum cpu_status cpu_op_in(struct cpu *cpu, const struct cpu_insn *in)
                                            : (uint16_t)cpu->gpr[CPU_RDX];
     enum cpu_status st = cpu_io_check(cpu, port, in->opsize);
 
+    if (st == CPU_OK && cpu->nonroot) {
+        st = cpu_vmx_io(cpu, in, port, in->opsize, true, false);
+    }
     if (st != CPU_OK) {
         return st;
     }
@@ -830,6 +883,9 @@ enum cpu_status cpu_op_out(struct cpu *cpu, const struct cpu_insn *in)
                                            : (uint16_t)cpu->gpr[CPU_RDX];
     enum cpu_status st = cpu_io_check(cpu, port, in->opsize);
 
+    if (st == CPU_OK && cpu->nonroot) {
+        st = cpu_vmx_io(cpu, in, port, in->opsize, false, false);
+    }
     if (st != CPU_OK) {
         return st;
     }
@@ -848,18 +904,21 @@ static void cpuid_string(uint32_t out[4], const char *s)
     memcpy(out, buf, 16);
 }
 
+void cpu_set_cr2(struct cpu *cpu, uint64_t value)
+{
+    cpu->cr2 = value;
+}
+
 /*
  * CPUID: the model reports only what it implements (SDM 2A CPUID):
  * leaf 1 EDX: TSC, MSR, PAE, CX8, CMOV, CLFSH; ECX: CX16, POPCNT (per
  * model); leaf 7 EBX: FSGSBASE, BMI1 (TZCNT, per model); 0x80000001 EDX:
  * SYSCALL, NX, 1 GiB pages, RDTSCP, LM; ECX: LAHF/SAHF, ABM (LZCNT).
  */
-enum cpu_status cpu_op_cpuid(struct cpu *cpu, const struct cpu_insn *in)
+void cpu_cpuid(const struct cpu *cpu, uint32_t leaf, uint32_t sub,
+               uint32_t r[4])
 {
-    uint32_t leaf = (uint32_t)cpu->gpr[CPU_RAX];
-    uint32_t sub = (uint32_t)cpu->gpr[CPU_RCX];
-    uint32_t r[4] = {0, 0, 0, 0}; /* eax, ebx, ecx, edx */
-
+    r[0] = r[1] = r[2] = r[3] = 0; /* eax, ebx, ecx, edx */
     switch (leaf) {
     case 0:
         r[0] = 7;
@@ -899,6 +958,17 @@ enum cpu_status cpu_op_cpuid(struct cpu *cpu, const struct cpu_insn *in)
     default:
         break;
     }
+}
+
+enum cpu_status cpu_op_cpuid(struct cpu *cpu, const struct cpu_insn *in)
+{
+    uint32_t r[4];
+
+    if (cpu->nonroot) {
+        return cpu_vmx_unconditional(cpu, in, VMX_EXIT_CPUID);
+    }
+    cpu_cpuid(cpu, (uint32_t)cpu->gpr[CPU_RAX], (uint32_t)cpu->gpr[CPU_RCX],
+              r);
     cpu->gpr[CPU_RAX] = r[0];
     cpu->gpr[CPU_RBX] = r[1];
     cpu->gpr[CPU_RCX] = r[2];
@@ -906,28 +976,39 @@ enum cpu_status cpu_op_cpuid(struct cpu *cpu, const struct cpu_insn *in)
     return CPU_OK;
 }
 
-static uint64_t tsc_now(const struct cpu *cpu)
-{
-    return cpu->cycles + (uint64_t)cpu->tsc_offset;
-}
-
-/* RDTSC: #GP(0) above CPL 0 when CR4.TSD is set. */
-enum cpu_status cpu_op_rdtsc(struct cpu *cpu, const struct cpu_insn *in)
+/* RDTSC: #GP(0) above CPL 0 when CR4.TSD is set; exits under "RDTSC
+ * exiting"; "use TSC offsetting" adds the VMCS TSC offset. */
+static enum cpu_status read_tsc(struct cpu *cpu, const struct cpu_insn *in,
+                                unsigned exit_reason)
 {
     uint64_t t;
 
     if ((cpu->cr4 & (1u << 2)) && cpu->cpl != 0) {
         return cpu_raise_gp0(cpu);
     }
-    t = tsc_now(cpu);
+    if (cpu->nonroot && (cpu->vmx_proc & VMX_PROC_RDTSC_EXITING)) {
+        return cpu_vmx_unconditional(cpu, in, exit_reason);
+    }
+    t = cpu_tsc(cpu);
     cpu->gpr[CPU_RAX] = t & 0xffffffff;
     cpu->gpr[CPU_RDX] = t >> 32;
     return CPU_OK;
 }
 
+enum cpu_status cpu_op_rdtsc(struct cpu *cpu, const struct cpu_insn *in)
+{
+    return read_tsc(cpu, in, VMX_EXIT_RDTSC);
+}
+
+/* RDTSCP is #UD in a guest without "enable RDTSCP". */
 enum cpu_status cpu_op_rdtscp(struct cpu *cpu, const struct cpu_insn *in)
 {
-    enum cpu_status st = cpu_op_rdtsc(cpu, in);
+    enum cpu_status st;
+
+    if (cpu->nonroot && !(cpu->vmx_proc2 & VMX_PROC2_ENABLE_RDTSCP)) {
+        return cpu_raise_ud(cpu);
+    }
+    st = read_tsc(cpu, in, VMX_EXIT_RDTSCP);
 
     if (st == CPU_OK) {
         cpu->gpr[CPU_RCX] = cpu->tsc_aux & 0xffffffff;
@@ -939,7 +1020,7 @@ static bool msr_read(struct cpu *cpu, uint32_t msr, uint64_t *v)
 {
     switch (msr) {
     case MSR_TSC:
-        *v = tsc_now(cpu);
+        *v = cpu_tsc(cpu);
         return true;
     case MSR_APIC_BASE:
         *v = cpu->apic_base;
@@ -1048,7 +1129,13 @@ enum cpu_status cpu_op_rdmsr(struct cpu *cpu, const struct cpu_insn *in)
 {
     uint64_t v;
 
-    if (cpu->cpl != 0 || !msr_read(cpu, (uint32_t)cpu->gpr[CPU_RCX], &v)) {
+    if (cpu->cpl != 0) {
+        return cpu_raise_gp0(cpu);
+    }
+    if (cpu->nonroot && cpu_vmx_msr(cpu, in, false) != CPU_OK) {
+        return CPU_VMEXIT;
+    }
+    if (!msr_read(cpu, (uint32_t)cpu->gpr[CPU_RCX], &v)) {
         return cpu_raise_gp0(cpu);
     }
     cpu->gpr[CPU_RAX] = v & 0xffffffff;
@@ -1061,7 +1148,13 @@ enum cpu_status cpu_op_wrmsr(struct cpu *cpu, const struct cpu_insn *in)
     uint64_t v = ((cpu->gpr[CPU_RDX] & 0xffffffff) << 32) |
                  (cpu->gpr[CPU_RAX] & 0xffffffff);
 
-    if (cpu->cpl != 0 || !msr_write(cpu, (uint32_t)cpu->gpr[CPU_RCX], v)) {
+    if (cpu->cpl != 0) {
+        return cpu_raise_gp0(cpu);
+    }
+    if (cpu->nonroot && cpu_vmx_msr(cpu, in, true) != CPU_OK) {
+        return CPU_VMEXIT;
+    }
+    if (!msr_write(cpu, (uint32_t)cpu->gpr[CPU_RCX], v)) {
         return cpu_raise_gp0(cpu);
     }
     return CPU_OK;
@@ -1072,10 +1165,17 @@ enum cpu_status cpu_op_wrmsr(struct cpu *cpu, const struct cpu_insn *in)
 /* MOV r64, CRn (aux = n). */
 enum cpu_status cpu_op_mov_from_cr(struct cpu *cpu, const struct cpu_insn *in)
 {
+    uint64_t v;
+
     if (cpu->cpl != 0) {
         return cpu_raise_gp0(cpu);
     }
-    cpu->gpr[in->r / 8] = cpu_cr(cpu, in->aux);
+    v = cpu_cr(cpu, in->aux);
+    if (cpu->nonroot &&
+        cpu_vmx_cr_read(cpu, in, in->aux, in->r / 8, &v) != CPU_OK) {
+        return CPU_VMEXIT;
+    }
+    cpu->gpr[in->r / 8] = v;
     return CPU_OK;
 }
 
@@ -1090,6 +1190,10 @@ enum cpu_status cpu_op_mov_to_cr(struct cpu *cpu, const struct cpu_insn *in)
 
     if (cpu->cpl != 0) {
         return cpu_raise_gp0(cpu);
+    }
+    if (cpu->nonroot &&
+        cpu_vmx_cr_write(cpu, in, in->aux, in->rm / 8, &v) != CPU_OK) {
+        return CPU_VMEXIT;
     }
     switch (in->aux) {
     case 0:
@@ -1120,6 +1224,12 @@ enum cpu_status cpu_op_mov_to_cr(struct cpu *cpu, const struct cpu_insn *in)
                       (1u << 6) | CPU_CR4_PGE | (1u << 8) | CPU_CR4_OSFXSR |
                       (1u << 10) | CPU_CR4_FSGSBASE;
 
+        if (cpu->nonroot) {
+            /* VMXE stays set under VMX, owned by the VMM through the CR4
+             * guest/host mask (SDM 3C "VMX Restrictions on Control
+             * Registers"). */
+            ok |= VMX_CR4_VMXE;
+        }
         if ((v & ~ok) || !(v & CPU_CR4_PAE)) {
             return cpu_raise_gp0(cpu);
         }

@@ -98,6 +98,6 @@ cpu_insn_fn cpu_op_rdfsbase, cpu_op_wrfsbase; /* aux: 0 fs, 1 gs */
 cpu_insn_fn cpu_op_int, cpu_op_int3, cpu_op_iretq, cpu_op_ud;
 cpu_insn_fn cpu_op_mov_sreg_load, cpu_op_mov_sreg_store;
 cpu_insn_fn cpu_op_priv_nop, cpu_op_clflush, cpu_op_unsupported;
-cpu_insn_fn cpu_op_fpu_nm;
+cpu_insn_fn cpu_op_fpu_nm, cpu_op_pause, cpu_op_vmx_insn;
 
 #endif /* SIM_CPU_HANDLERS_H */

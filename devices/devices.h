@@ -21,6 +21,9 @@ struct sim_machine;
 /* Guest ABI ports of the two built-in devices (README, "Guest ABI"). */
 #define DEV_DEBUGCON_PORT 0xE9
 #define DEV_EXITPORT_PORT 0xF4
+#define DEV_POSTCODE_PORT 0x80
+/* The MMIO register file: right above the largest guest RAM (16 GiB). */
+#define DEV_REGFILE_BASE UINT64_C(0x400000000)
 
 enum dev_reset_kind {
     DEV_RESET_COLD, /* power on */

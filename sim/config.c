@@ -28,8 +28,13 @@
 static const char *const config_keys[] = {
     "experiment.name",     /* default: the file name */
     "experiment.seed",     /* default 1 */
-    "machine.mode",        /* native (hvm later) */
+    "machine.mode",        /* native or hvm */
     "machine.memory",      /* default 64M */
+    "machine.guest_base",  /* hvm: default 256M */
+    "device.debugcon.placement", /* vmm or userspace (hvm) */
+    "device.exitport.placement",
+    "device.postcode.placement",
+    "device.regfile.placement",
     "machine.profile",     /* default skylake */
     "guest.program",       /* required */
     "limits.instructions", /* 0: none */
@@ -38,6 +43,33 @@ static const char *const config_keys[] = {
 };
 
 #define CONFIG_DEFAULT_MEMORY "64M"
+#define CONFIG_DEFAULT_GUEST_BASE "256M"
+
+/* The devices whose placement a config may choose, as in sim_config. */
+static const char *const config_placed_devices[SIM_NPLACED_DEVICES] = {
+    "debugcon", "exitport", "postcode", "regfile"};
+
+const char *sim_placed_device(unsigned i)
+{
+    return i < SIM_NPLACED_DEVICES ? config_placed_devices[i] : NULL;
+}
+
+static const char *const vmx_cost_names[SIM_VMX_NCOSTS] = {
+    [SIM_VMX_EXIT_ENTRY] = "exit_entry",
+    [SIM_VMX_CPUID] = "cpuid",
+    [SIM_VMX_VMCALL] = "vmcall",
+    [SIM_VMX_IO] = "io",
+    [SIM_VMX_MMIO_EMULATE] = "mmio_emulate",
+    [SIM_VMX_USERSPACE_TRIP] = "userspace_trip",
+    [SIM_VMX_HLT] = "hlt",
+    [SIM_VMX_INJECT] = "inject",
+    [SIM_VMX_OTHER] = "other",
+};
+
+const char *sim_vmx_cost_name(enum sim_vmx_cost c)
+{
+    return c < SIM_VMX_NCOSTS ? vmx_cost_names[c] : NULL;
+}
 #define CONFIG_DEFAULT_PROFILE "skylake"
 
 /* A key file being read: GKeyFile plus where each key came from. */
@@ -72,7 +104,8 @@ static bool ini_section_known(const struct ini *ini, const char *section)
 
     for (size_t i = 0; ini->keys[i] != NULL; i++) {
         if (strncmp(ini->keys[i], section, len) == 0 &&
-            ini->keys[i][len] == '.') {
+            ini->keys[i][len] == '.' &&
+            strchr(ini->keys[i] + len + 1, '.') == NULL) {
             return true;
         }
     }
@@ -96,7 +129,8 @@ static char *ini_known_list(const struct ini *ini, const char *section)
 
     for (size_t i = 0; ini->keys[i] != NULL; i++) {
         const char *k = ini->keys[i];
-        const char *dot = strchr(k, '.');
+        /* Sections may contain dots ([device.regfile]); keys do not. */
+        const char *dot = strrchr(k, '.');
         char *name;
 
         if (section != NULL) {
@@ -291,9 +325,14 @@ static bool ini_apply_sets(struct ini *ini, const char *const *sets,
     for (size_t i = 0; sets != NULL && sets[i] != NULL; i++) {
         const char *arg = sets[i];
         const char *eq = strchr(arg, '=');
-        const char *dot = strchr(arg, '.');
+        const char *dot = NULL;
         g_autofree char *section = NULL;
         g_autofree char *key = NULL;
+
+        /* The last dot before '=' ends the section ([device.regfile]). */
+        for (const char *p = arg; eq != NULL && p < eq; p++) {
+            dot = *p == '.' ? p : dot;
+        }
 
         if (eq == NULL || dot == NULL || dot > eq || dot == arg ||
             dot + 1 == eq) {
@@ -618,6 +657,9 @@ bool sim_profile_load(const char *spec, const char *base_dir,
         g_ptr_array_add(keys,
                         g_strdup_printf("costs.%s", cpu_cost_class_name(c)));
     }
+    for (int c = 0; c < SIM_VMX_NCOSTS; c++) {
+        g_ptr_array_add(keys, g_strdup_printf("vmx.%s", vmx_cost_names[c]));
+    }
     g_ptr_array_add(keys, NULL);
     ini_init(&ini, path, (const char *const *)keys->pdata);
     if (!ini_load(&ini, text, error) ||
@@ -629,6 +671,12 @@ bool sim_profile_load(const char *spec, const char *base_dir,
     for (int c = 0; c < CPU_COST_NCLASSES; c++) {
         if (!profile_get_u32(&ini, "costs", cpu_cost_class_name(c), 0, 1000000,
                              &out->costs[c], error)) {
+            goto out;
+        }
+    }
+    for (int c = 0; c < SIM_VMX_NCOSTS; c++) {
+        if (!profile_get_u32(&ini, "vmx", vmx_cost_names[c], 0, 10000000,
+                             &out->vmx[c], error)) {
             goto out;
         }
     }
@@ -661,13 +709,14 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
 {
     g_autofree char *name = NULL, *seed = NULL, *mode = NULL;
     g_autofree char *memory = NULL, *profile = NULL, *program = NULL;
-    g_autofree char *insns = NULL, *time = NULL;
+    g_autofree char *insns = NULL, *time = NULL, *guest_base = NULL;
     g_autoptr(GError) local = NULL;
 
     if (!ini_get(ini, "experiment", "name", &name, error) ||
         !ini_get(ini, "experiment", "seed", &seed, error) ||
         !ini_get(ini, "machine", "mode", &mode, error) ||
         !ini_get(ini, "machine", "memory", &memory, error) ||
+        !ini_get(ini, "machine", "guest_base", &guest_base, error) ||
         !ini_get(ini, "machine", "profile", &profile, error) ||
         !ini_get(ini, "guest", "program", &program, error) ||
         !ini_get(ini, "limits", "instructions", &insns, error) ||
@@ -694,15 +743,40 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
     }
 
     cfg->mode = SIM_MODE_NATIVE;
-    if (mode != NULL && strcmp(mode, "native") != 0) {
-        if (strcmp(mode, "hvm") == 0) {
-            ini_error(error, ini, SIM_ERROR_UNSUPPORTED, "machine", "mode",
-                      mode, "VMX is not implemented yet");
-        } else {
-            ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "mode", mode,
-                      "unknown mode (expected native; hvm is planned)");
-        }
+    if (mode != NULL && strcmp(mode, "hvm") == 0) {
+        cfg->mode = SIM_MODE_HVM;
+    } else if (mode != NULL && strcmp(mode, "native") != 0) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "mode", mode,
+                  "unknown mode (expected native or hvm)");
         return false;
+    }
+    if (!parse_size(guest_base != NULL ? guest_base
+                                       : CONFIG_DEFAULT_GUEST_BASE,
+                    &cfg->guest_base) ||
+        cfg->guest_base % SIM_RAM_GRANULE != 0 ||
+        cfg->guest_base < SIM_RAM_GRANULE || cfg->guest_base > SIM_RAM_MAX) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "guest_base",
+                  guest_base,
+                  "expected a multiple of 2M from 2M to 16G (where guest "
+                  "RAM sits in machine memory under hvm)");
+        return false;
+    }
+    for (size_t i = 0; i < SIM_ARRAY_SIZE(config_placed_devices); i++) {
+        g_autofree char *section =
+            g_strdup_printf("device.%s", config_placed_devices[i]);
+        g_autofree char *where = NULL;
+
+        if (!ini_get(ini, section, "placement", &where, error)) {
+            return false;
+        }
+        cfg->placement[i] = SIM_PLACE_VMM;
+        if (where != NULL && strcmp(where, "userspace") == 0) {
+            cfg->placement[i] = SIM_PLACE_USERSPACE;
+        } else if (where != NULL && strcmp(where, "vmm") != 0) {
+            ini_error(error, ini, SIM_ERROR_CONFIG, section, "placement",
+                      where, "expected vmm or userspace");
+            return false;
+        }
     }
 
     if (!parse_size(memory != NULL ? memory : CONFIG_DEFAULT_MEMORY,

@@ -35,18 +35,21 @@ static const struct {
 } machine_devices[] = {
     {"debugcon", {.id = "debugcon", .io_base = DEV_DEBUGCON_PORT}},
     {"exitport", {.id = "exitport", .io_base = DEV_EXITPORT_PORT}},
+    {"postcode", {.id = "postcode", .io_base = DEV_POSTCODE_PORT}},
+    {"regfile", {.id = "regfile", .io_base = DEV_REGFILE_BASE}},
 };
 
 /* ---- The CPU's view of the machine ---- */
 
+/* Machine-physical pages: under hvm, guest RAM sits at guest_base. */
 static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
 {
     struct sim_machine *m = opaque;
 
-    if (pa >= m->ram_size) {
+    if (pa >= m->mem_size) {
         return NULL;
     }
-    return m->ram + (pa & ~UINT64_C(0xfff));
+    return m->mem + (pa & ~UINT64_C(0xfff));
 }
 
 static uint64_t machine_mmio_read(void *opaque, uint64_t pa, unsigned size)
@@ -119,12 +122,15 @@ static bool machine_load_guest(struct sim_machine *m, GError **error)
                       error)) {
         return false;
     }
-    /* Both were written behind the CPU's back (cpu.h). */
+    /* Both were written behind the CPU's back (cpu.h); the CPU keys its
+     * decoded code by machine-physical address. */
     for (size_t i = 0; i < m->image.nsegments; i++) {
-        cpu_invalidate_phys(m->cpu, m->image.segments[i].paddr,
+        cpu_invalidate_phys(m->cpu,
+                            m->guest_base + m->image.segments[i].paddr,
                             m->image.segments[i].memsz);
     }
-    cpu_invalidate_phys(m->cpu, m->pt_base, m->ram_size - m->pt_base);
+    cpu_invalidate_phys(m->cpu, m->guest_base + m->pt_base,
+                        m->ram_size - m->pt_base);
 
     /* The guest ABI (README, "Guest ABI"). */
     cpu_reset_long_mode(m->cpu, m->pt_base, m->image.entry, m->pt_base);
@@ -150,12 +156,6 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
     m->cfg = cfg;
     m->devices = g_ptr_array_new();
     m->console = g_string_new(NULL);
-    if (cfg->mode != SIM_MODE_NATIVE) {
-        g_set_error(error, SIM_ERROR, SIM_ERROR_UNSUPPORTED,
-                    "%s: machine.mode=hvm: VMX is not implemented yet",
-                    cfg->path);
-        goto fail;
-    }
     if (cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
         cfg->memory % SIM_RAM_GRANULE != 0) {
         g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
@@ -165,18 +165,27 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
         goto fail;
     }
     m->ram_size = cfg->memory;
-    m->ram = g_try_malloc0(m->ram_size);
-    if (m->ram == NULL) {
+    m->guest_base = cfg->mode == SIM_MODE_HVM ? cfg->guest_base : 0;
+    m->mem_size = m->guest_base + m->ram_size;
+    /* Anonymous memory: pages the guest never touches cost nothing. */
+    m->mem = mmap(NULL, m->mem_size, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m->mem == MAP_FAILED) {
+        m->mem = NULL;
         g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
-                    "cannot allocate %" PRIu64 " MiB of guest RAM",
-                    m->ram_size >> 20);
+                    "cannot allocate %" PRIu64 " MiB of machine memory",
+                    m->mem_size >> 20);
         goto fail;
     }
+    m->ram = m->mem + m->guest_base;
     m->io = bus_space_new("io", 0x10000);
     m->mmio = bus_space_new("mmio", 0);
     m->cpu = cpu_new(&machine_env_ops, m);
     cpu_set_costs(m->cpu, cfg->profile.costs);
     if (!machine_add_devices(m, error) || !machine_load_guest(m, error)) {
+        goto fail;
+    }
+    if (cfg->mode == SIM_MODE_HVM && !sim_vmm_init(m, error)) {
         goto fail;
     }
     m->limit_cycles =
@@ -198,12 +207,17 @@ void sim_machine_free(struct sim_machine *m)
         dev_free(g_ptr_array_index(m->devices, i - 1));
     }
     g_ptr_array_free(m->devices, TRUE);
+    if (m->cfg != NULL && m->cfg->mode == SIM_MODE_HVM) {
+        sim_vmm_destroy(m);
+    }
     if (m->cpu != NULL) {
         cpu_free(m->cpu);
     }
     bus_space_free(m->mmio);
     bus_space_free(m->io);
-    g_free(m->ram);
+    if (m->mem != NULL) {
+        munmap(m->mem, m->mem_size);
+    }
     sim_elf_image_clear(&m->image);
     g_string_free(m->console, TRUE);
     sim_config_free(m->cfg);
@@ -340,4 +354,26 @@ void sim_machine_get_stats(const struct sim_machine *m, struct sim_stats *out)
     bus_get_stats(m->mmio, &out->mmio);
     out->host_peak_rss = machine_peak_rss();
     out->ram_resident = machine_ram_resident(m);
+    G_STATIC_ASSERT(SIM_NBUCKETS == G_N_ELEMENTS(out->buckets));
+    G_STATIC_ASSERT(SIM_NEXIT_REASONS == G_N_ELEMENTS(out->exits));
+    memcpy(out->buckets, m->buckets, sizeof(out->buckets));
+    out->buckets[SIM_BUCKET_GUEST] = out->cycles;
+    for (unsigned b = 1; b < SIM_NBUCKETS; b++) {
+        out->buckets[SIM_BUCKET_GUEST] -= m->buckets[b];
+    }
+    memcpy(out->exits, m->vmm.exits, sizeof(out->exits));
+    memcpy(out->exit_cycles, m->vmm.exit_cycles, sizeof(out->exit_cycles));
+}
+
+const char *sim_bucket_name(unsigned bucket)
+{
+    static const char *const names[SIM_NBUCKETS] = {
+        [SIM_BUCKET_GUEST] = "guest",
+        [SIM_BUCKET_VMM] = "vmm",
+        [SIM_BUCKET_DEVICE_MODEL] = "device-model",
+        [SIM_BUCKET_BACKEND] = "backend",
+        [SIM_BUCKET_IDLE] = "idle",
+    };
+
+    return bucket < SIM_NBUCKETS ? names[bucket] : NULL;
 }

@@ -109,6 +109,21 @@ static void main_print_stats(struct sim_machine *m, FILE *out)
                 st.console_bytes, st.console_dropped);
     }
     cpu_unsupported_foreach(sim_machine_cpu(m), main_print_unsupported, out);
+    fprintf(out, "cycles by bucket:");
+    for (unsigned b = 0; b < G_N_ELEMENTS(st.buckets); b++) {
+        fprintf(out, " %s %" PRIu64, sim_bucket_name(b), st.buckets[b]);
+    }
+    fprintf(out, "\n");
+    for (unsigned r = 0; r < G_N_ELEMENTS(st.exits); r++) {
+        if (st.exits[r] == 0) {
+            continue;
+        }
+        fprintf(out,
+                "VM exit %-20s count %10" PRIu64 "  cycles %12" PRIu64
+                "  mean %8.1f\n",
+                vmx_exit_reason_name(r), st.exits[r], st.exit_cycles[r],
+                (double)st.exit_cycles[r] / (double)st.exits[r]);
+    }
 }
 
 static int main_exit_status(struct sim_machine *m, enum sim_stop stop)
@@ -127,6 +142,7 @@ static int main_exit_status(struct sim_machine *m, enum sim_stop stop)
     case SIM_STOP_TRIPLE_FAULT:
     case SIM_STOP_HALTED:
     case SIM_STOP_EXCEPTION:
+    case SIM_STOP_VMM_ERROR:
         return MAIN_EXIT_GUEST_DEAD;
     }
     return MAIN_EXIT_GUEST_DEAD;

@@ -86,6 +86,15 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
             break;
         }
         t0 = run_now_ns();
+        if (m->cfg->mode == SIM_MODE_HVM) {
+            bool more = sim_vmm_run_slice(m, budget, &stop);
+
+            m->host_ns += run_now_ns() - t0;
+            if (!more) {
+                break;
+            }
+            continue;
+        }
         why = cpu_run(m->cpu, budget);
         m->host_ns += run_now_ns() - t0;
         if (why == CPU_STOP_HALT) {
@@ -124,6 +133,7 @@ const char *sim_stop_name(enum sim_stop stop)
         [SIM_STOP_TRIPLE_FAULT] = "triple-fault",
         [SIM_STOP_HALTED] = "halted",
         [SIM_STOP_EXCEPTION] = "exception",
+        [SIM_STOP_VMM_ERROR] = "vmm-error",
     };
 
     if ((size_t)stop >= SIM_ARRAY_SIZE(names) || names[stop] == NULL) {
@@ -167,6 +177,11 @@ char *sim_machine_stop_message(const struct sim_machine *m)
             " and no pending events (no interrupt sources exist yet)",
             (cpu_rflags(m->cpu) & CPU_FLAG_IF) ? "enabled" : "disabled",
             cpu_rip(m->cpu));
+    case SIM_STOP_VMM_ERROR:
+        return g_strdup_printf("the VMM stopped the guest: %s",
+                               m->vmm.stop_message != NULL
+                                   ? m->vmm.stop_message
+                                   : "no detail");
     case SIM_STOP_EXCEPTION:
         cpu_last_exception(m->cpu, &vector, &code, &cr2);
         return g_strdup_printf("unexpected exception exit: vector %u, "

@@ -18,6 +18,31 @@
 #include "devices/devices.h"
 #include "sim/sim.h"
 
+/* Cost buckets: every cycle of a VM is charged to one of them. */
+enum sim_bucket {
+    SIM_BUCKET_GUEST,        /* guest instructions */
+    SIM_BUCKET_VMM,          /* VM exits, entries and their handlers */
+    SIM_BUCKET_DEVICE_MODEL, /* device models, incl. user-space trips */
+    SIM_BUCKET_BACKEND,      /* driver-domain backends (later issues) */
+    SIM_BUCKET_IDLE,         /* halted */
+    SIM_NBUCKETS
+};
+
+/* Basic exit reasons the statistics keep (0..SIM_NEXIT_REASONS-1). */
+#define SIM_NEXIT_REASONS 80
+
+/* The VMM's side of an hvm machine (sim/vmm.c). */
+struct sim_vmm {
+    struct vmx_vmcs *vmcs;
+    struct mmu_ept_builder *ept;
+    uint64_t page_next, page_end; /* VMM pages in machine memory */
+    uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap;
+    bool entered;                 /* the guest is in non-root operation */
+    uint64_t exits[SIM_NEXIT_REASONS];
+    uint64_t exit_cycles[SIM_NEXIT_REASONS];
+    char *stop_message;           /* why the VMM stopped the guest */
+};
+
 /* Instructions per cpu_run() slice; limits are checked between slices. */
 #define SIM_SLICE_INSNS UINT64_C(10000000)
 /* In-memory console cap; output beyond it is counted, still sent on. */
@@ -26,7 +51,10 @@
 struct sim_machine {
     struct sim_config *cfg;
 
-    uint8_t *ram;
+    uint8_t *mem;        /* machine memory: guest RAM at guest_base */
+    uint64_t mem_size;
+    uint64_t guest_base; /* 0 for native machines */
+    uint8_t *ram;        /* guest RAM = mem + guest_base */
     uint64_t ram_size;
     uint64_t pt_base; /* lowest address of the page tables */
     struct sim_elf_image image;
@@ -49,6 +77,23 @@ struct sim_machine {
     bool has_stopped;
     uint64_t limit_cycles; /* limits.time in cycles; 0: none */
     uint64_t host_ns;
+
+    struct sim_vmm vmm;                  /* hvm only */
+    uint64_t buckets[SIM_NBUCKETS];      /* cycles other than the guest's */
 };
+
+/* sim/vmm.c */
+bool sim_vmm_init(struct sim_machine *m, GError **error);
+void sim_vmm_destroy(struct sim_machine *m);
+/*
+ * Runs the guest up to @budget instructions under the VMM, handling exits.
+ * Returns: true to go on (a slice ended), false when the run must stop
+ * with *stop set.
+ */
+bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
+                       enum sim_stop *stop);
+/* Device-model cycles for an access to region @name (placement costs). */
+uint64_t sim_device_cost(const struct sim_machine *m, const char *name,
+                         bool trapped);
 
 #endif /* SIM_SIM_SIM_INTERNAL_H */

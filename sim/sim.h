@@ -44,13 +44,42 @@ enum sim_error {
 
 enum sim_mode {
     SIM_MODE_NATIVE, /* the guest runs on the bare simulated CPU */
-    SIM_MODE_HVM,    /* under the VMM in VMX non-root mode (not yet) */
+    SIM_MODE_HVM,    /* under the VMM in VMX non-root mode, with EPT */
+};
+
+/* The devices whose placement a config chooses ([device.NAME]). */
+#define SIM_NPLACED_DEVICES 4
+const char *sim_placed_device(unsigned i);
+
+/* Where a device model runs (issue: "vmm" or "userspace"). */
+enum sim_placement {
+    SIM_PLACE_VMM,       /* in the VMM, like an in-kernel device */
+    SIM_PLACE_USERSPACE, /* in a device-model process, like qemu-dm */
 };
 
 /* RAM size bounds and granule (the guest ABI maps RAM with 2 MiB pages). */
 #define SIM_RAM_MIN (UINT64_C(4) << 20)
 #define SIM_RAM_MAX (UINT64_C(16) << 30)
 #define SIM_RAM_GRANULE (UINT64_C(2) << 20)
+
+/*
+ * VM-exit costs of a profile's [vmx] section, in cycles.  The handler
+ * costs come on top of the hardware exit + entry round trip; see
+ * ../shared/calibration.md and the comments in the shipped profiles.
+ */
+enum sim_vmx_cost {
+    SIM_VMX_EXIT_ENTRY,     /* hardware VM exit + VM entry round trip */
+    SIM_VMX_CPUID,          /* CPUID exit handler */
+    SIM_VMX_VMCALL,         /* hypercall handler */
+    SIM_VMX_IO,             /* I/O or MMIO exit handled in the VMM */
+    SIM_VMX_MMIO_EMULATE,   /* extra for decoding + emulating an MMIO access */
+    SIM_VMX_USERSPACE_TRIP, /* extra to a user-space device model and back */
+    SIM_VMX_HLT,            /* HLT exit handler (idle time apart) */
+    SIM_VMX_INJECT,         /* injecting an event at VM entry */
+    SIM_VMX_OTHER,          /* any other exit's handler */
+    SIM_VMX_NCOSTS
+};
+const char *sim_vmx_cost_name(enum sim_vmx_cost c);
 
 /* A CPU profile: sim/profiles/NAME.ini. */
 struct sim_profile {
@@ -59,6 +88,7 @@ struct sim_profile {
     char *description; /* [cpu] description, or "" */
     uint32_t freq_mhz;
     uint32_t costs[CPU_COST_NCLASSES]; /* cycles, by enum cpu_cost_class */
+    uint32_t vmx[SIM_VMX_NCOSTS];      /* cycles, by enum sim_vmx_cost */
 };
 
 struct sim_config {
@@ -67,6 +97,9 @@ struct sim_config {
     uint64_t seed; /* experiment.seed */
     enum sim_mode mode;
     uint64_t memory; /* bytes */
+    uint64_t guest_base; /* hvm: machine-physical address of guest RAM */
+    /* Device-model placement, by sim_placed_device() index. */
+    enum sim_placement placement[SIM_NPLACED_DEVICES];
     struct sim_profile profile;
     char *program; /* the guest ELF, resolved to a path that exists */
     uint64_t limit_instructions; /* 0: none */
@@ -165,6 +198,7 @@ enum sim_stop {
     SIM_STOP_TRIPLE_FAULT, /* the CPU shut down */
     SIM_STOP_HALTED,       /* hlt, and nothing can ever wake it */
     SIM_STOP_EXCEPTION,    /* the CPU returned an exception exit */
+    SIM_STOP_VMM_ERROR,    /* hvm: an exit the VMM cannot handle */
 };
 
 /*
@@ -234,7 +268,14 @@ struct sim_stats {
     struct bus_stats mmio;    /* non-RAM physical accesses */
     uint64_t host_peak_rss;   /* the process's peak resident bytes */
     uint64_t ram_resident;    /* bytes of guest RAM resident now */
+    /* Cycles by bucket (guest, vmm, device-model, backend, idle): every
+     * simulated cycle is in exactly one.  Names: sim_bucket_name(). */
+    uint64_t buckets[5];
+    /* hvm: VM exits by basic exit reason, and the cycles they cost. */
+    uint64_t exits[80];
+    uint64_t exit_cycles[80];
 };
+const char *sim_bucket_name(unsigned bucket);
 void sim_machine_get_stats(const struct sim_machine *m,
                            struct sim_stats *out /* out */);
 

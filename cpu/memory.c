@@ -1,0 +1,461 @@
+/*
+ * cpu/memory.c: how the CPU reaches memory.  A linear address is
+ * translated by the guest's page walk (mmu/paging.c) to a guest-physical
+ * address and, in VMX non-root operation with EPT, by the EPT walk
+ * (mmu/ept.c) to a machine-physical address, the kind env ram_page()
+ * takes; every guest paging-structure access goes through EPT too (the
+ * two-dimensional walk, charged per reference).  The software TLB caches
+ * the combined result as linear page → host pointer with the intersection
+ * of the permissions.  Slow paths: TLB misses, page-crossing accesses,
+ * MMIO, and writes to pages holding decoded code.
+ */
+#include "sim/common.h"
+
+#include <string.h>
+
+#include "cpu/cpu-internal.h"
+#include "cpu/vmx-internal.h"
+#include "mmu/mmu.h"
+
+/* The result of a full translation. */
+struct xlate {
+    uint64_t mpa;     /* machine-physical address (env ram_page space) */
+    uint64_t gpa;     /* guest-physical address */
+    bool mmio;        /* MMIO emulation: send the access to the device */
+    bool writable;    /* a write at this privilege may use the TLB */
+    bool executable;
+};
+
+void cpu_tlb_flush(struct cpu *cpu)
+{
+    for (unsigned s = 0; s < 2; s++) {
+        for (unsigned i = 0; i < CPU_TLB_SIZE; i++) {
+            struct cpu_tlb_entry *e = &cpu->tlb_sets[s][i];
+
+            e->tag_r = e->tag_w = e->tag_x = CPU_TLB_INVALID;
+        }
+    }
+    cpu->code_gen++;
+    cpu->stats.tlb_flushes++;
+}
+
+/*
+ * INVLPG: the software TLB caches 4 KiB pieces of large pages under
+ * separate entries, so a single-page flush could miss some; flush all.
+ */
+void cpu_tlb_flush_page(struct cpu *cpu, uint64_t la)
+{
+    (void)la;
+    cpu_tlb_flush(cpu);
+}
+
+void cpu_flush_translations(struct cpu *cpu)
+{
+    cpu_tlb_flush(cpu);
+}
+
+/* ---- EPT -------------------------------------------------------------- */
+
+static bool ept_entry_read(void *opaque, uint64_t mpa, uint64_t *val)
+{
+    struct cpu *cpu = opaque;
+    uint8_t *page = cpu->ops->ram_page(cpu->opaque, mpa & ~0xfffull);
+
+    if (page == NULL) {
+        return false;
+    }
+    memcpy(val, page + (mpa & 0xff8), 8);
+    return true;
+}
+
+static bool ept_entry_write(void *opaque, uint64_t mpa, uint64_t val)
+{
+    struct cpu *cpu = opaque;
+    uint8_t *page = cpu->ops->ram_page(cpu->opaque, mpa & ~0xfffull);
+
+    if (page == NULL) {
+        return false;
+    }
+    cpu_code_invalidate_page(cpu, mpa & ~0xfffull);
+    memcpy(page + (mpa & 0xff8), &val, 8);
+    return true;
+}
+
+/*
+ * Guest-physical @gpa to machine-physical through EPT; the identity when
+ * EPT is off.  A failed walk records an EPT violation or misconfiguration
+ * exit (SDM 3C "VMX Support for Address Translation"): the qualification
+ * says whether the linear address is valid and whether this was the final
+ * translation or a guest paging-structure access.  During MMIO emulation a
+ * not-present final translation is the device access itself (*mmio).
+ * @perms gets MMU_EPT_R|W|X allowed for the page.
+ */
+enum cpu_status cpu_ept_translate(struct cpu *cpu, uint64_t gpa,
+                                  enum mmu_access acc, bool final,
+                                  uint64_t *mpa, bool *mmio, unsigned *perms)
+{
+    struct mmu_ept_result r;
+    uint64_t qual;
+
+    *mmio = false;
+    if (!cpu->ept_on) {
+        *mpa = gpa;
+        *perms = MMU_EPT_R | MMU_EPT_W | MMU_EPT_X;
+        return CPU_OK;
+    }
+    if (mmu_ept_walk(cpu->eptp, gpa, acc, ept_entry_read, ept_entry_write,
+                     cpu, &r)) {
+        cpu->cycles += (uint64_t)r.refs * cpu->costs[CPU_COST_PAGEWALK];
+        *mpa = r.hpa;
+        *perms = (r.readable ? MMU_EPT_R : 0) | (r.writable ? MMU_EPT_W : 0) |
+                 (r.executable ? MMU_EPT_X : 0);
+        return CPU_OK;
+    }
+    cpu->cycles += (uint64_t)r.refs * cpu->costs[CPU_COST_PAGEWALK];
+    if (cpu->mmio_emulation && final && !r.misconfig &&
+        r.qualification_perm == 0) {
+        *mmio = true;
+        *mpa = gpa;
+        *perms = MMU_EPT_R | MMU_EPT_W;
+        return CPU_OK;
+    }
+    if (r.misconfig) {
+        cpu_vmexit(cpu, VMX_EXIT_EPT_MISCONFIG, 0, 0);
+    } else {
+        qual = mmu_ept_violation_qualification(acc, &r);
+        if (cpu->walk_la_valid) {
+            qual |= VMX_EPTQ_LINEAR_VALID;
+            if (final) {
+                qual |= VMX_EPTQ_FINAL_TRANSLATION;
+            }
+        }
+        cpu_vmexit(cpu, VMX_EXIT_EPT_VIOLATION, qual, 0);
+    }
+    vmcs_set(cpu->vmcs, VMCS_GUEST_PHYSICAL_ADDRESS, gpa);
+    vmcs_set(cpu->vmcs, VMCS_GUEST_LINEAR_ADDRESS,
+             cpu->walk_la_valid ? cpu->walk_la : 0);
+    cpu->vmexit_pending = true;
+    return CPU_VMEXIT;
+}
+
+/* ---- The guest page walk ------------------------------------------------ */
+
+/* Guest paging-structure entries live in guest-physical memory. */
+static bool pte_access(struct cpu *cpu, uint64_t gpa, uint64_t *val,
+                       bool write)
+{
+    uint64_t mpa;
+    bool mmio;
+    unsigned perms;
+    uint8_t *page;
+
+    if (cpu_ept_translate(cpu, gpa, write ? MMU_WRITE : MMU_READ, false,
+                          &mpa, &mmio, &perms) != CPU_OK ||
+        mmio) {
+        return false;
+    }
+    page = cpu->ops->ram_page(cpu->opaque, mpa & ~0xfffull);
+    if (page == NULL) {
+        return false;
+    }
+    if (write) {
+        cpu_code_invalidate_page(cpu, mpa & ~0xfffull);
+        memcpy(page + (mpa & 0xff8), val, 8);
+    } else {
+        memcpy(val, page + (mpa & 0xff8), 8);
+    }
+    return true;
+}
+
+static bool pte_read(void *opaque, uint64_t gpa, uint64_t *val)
+{
+    return pte_access(opaque, gpa, val, false);
+}
+
+static bool pte_write(void *opaque, uint64_t gpa, uint64_t val)
+{
+    return pte_access(opaque, gpa, &val, true);
+}
+
+/*
+ * Translates @la for @acc at privilege @user through both stages.  Raises
+ * #GP(0) for a non-canonical address, #PF when the guest walk fails (CR2
+ * is set when the #PF is delivered), or records a VM exit for EPT.
+ */
+static enum cpu_status translate(struct cpu *cpu, uint64_t la,
+                                 enum mmu_access acc, bool user,
+                                 struct xlate *x)
+{
+    struct mmu_paging pg = {cpu->cr0, cpu->cr3, cpu->cr4, cpu->efer};
+    struct mmu_walk_result res;
+    unsigned perms;
+    enum cpu_status st;
+    bool ok;
+
+    if (SIM_UNLIKELY(!mmu_canonical(la))) {
+        cpu_raise_gp0(cpu);
+        cpu->exc_noncanonical = true;
+        return CPU_FAULT;
+    }
+    cpu->stats.tlb_misses++;
+    cpu->walk_la = la;
+    cpu->walk_la_valid = true;
+    ok = mmu_walk(&pg, la, acc, user, pte_read, pte_write, cpu, &res);
+    cpu->cycles += (uint64_t)res.refs * cpu->costs[CPU_COST_PAGEWALK];
+    if (!ok) {
+        cpu->walk_la_valid = false;
+        if (cpu->vmexit_pending) {
+            return CPU_VMEXIT;
+        }
+        cpu_raise(cpu, CPU_EXC_PF, res.pf_error);
+        cpu->exc_cr2 = la;
+        return CPU_FAULT;
+    }
+    st = cpu_ept_translate(cpu, res.pa, acc, true, &x->mpa, &x->mmio, &perms);
+    cpu->walk_la_valid = false;
+    if (st != CPU_OK) {
+        return st;
+    }
+    x->gpa = res.pa;
+    /*
+     * A write may use the TLB only once both dirty bits are set: the
+     * guest's, and EPT's when A/D flags are on (this walk was then a
+     * write if it was allowed).
+     */
+    x->writable = res.writable && res.dirty && (perms & MMU_EPT_W) &&
+                  (!(cpu->eptp & MMU_EPTP_AD) || !cpu->ept_on ||
+                   acc == MMU_WRITE);
+    x->executable = res.executable && (perms & MMU_EPT_X);
+    return CPU_OK;
+}
+
+/* Caches a translation in the current TLB set if it reaches RAM. */
+static uint8_t *tlb_fill(struct cpu *cpu, uint64_t la, const struct xlate *x)
+{
+    uint64_t page_pa = x->mpa & ~0xfffull;
+    uint8_t *host;
+    struct cpu_tlb_entry *e;
+    uint64_t page = la & ~0xfffull;
+
+    if (x->mmio) {
+        return NULL;
+    }
+    host = cpu->ops->ram_page(cpu->opaque, page_pa);
+    if (host == NULL) {
+        return NULL;
+    }
+    e = &cpu->tlb[(la >> 12) & (CPU_TLB_SIZE - 1)];
+    e->addend = (uintptr_t)host - (uintptr_t)page;
+    cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] = page_pa;
+    e->tag_r = page;
+    /* Writes hit only pages that hold no decoded code. */
+    e->tag_w = x->writable && !cpu_is_code_page(cpu, page_pa)
+                   ? page
+                   : CPU_TLB_INVALID;
+    e->tag_x = x->executable ? page : CPU_TLB_INVALID;
+    return host + (la & 0xfff);
+}
+
+/* One access that stays inside a page, through a walk. */
+static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
+                                   unsigned size, uint64_t *val, bool write,
+                                   bool user)
+{
+    struct xlate x;
+    enum cpu_status st;
+    uint8_t *host;
+
+    st = translate(cpu, la, write ? MMU_WRITE : MMU_READ, user, &x);
+    if (st != CPU_OK) {
+        return st;
+    }
+    if (write && !x.mmio) {
+        cpu_code_invalidate_page(cpu, x.mpa & ~0xfffull);
+    }
+    /* System-table accesses at CPL 3 must not fill the user TLB set. */
+    if (user == (cpu->cpl == 3)) {
+        host = tlb_fill(cpu, la, &x);
+    } else if (x.mmio) {
+        host = NULL;
+    } else {
+        host = cpu->ops->ram_page(cpu->opaque, x.mpa & ~0xfffull);
+        host = host != NULL ? host + (la & 0xfff) : NULL;
+    }
+    if (host == NULL) {
+        /* Devices see guest-physical addresses. */
+        uint64_t pa = x.mmio ? x.gpa : x.mpa;
+
+        if (write) {
+            cpu->ops->mmio_write(cpu->opaque, pa, size, *val);
+        } else {
+            *val = cpu->ops->mmio_read(cpu->opaque, pa, size);
+        }
+        return CPU_OK;
+    }
+    if (write) {
+        cpu_host_store(host, size, *val);
+    } else {
+        *val = cpu_host_load(host, size);
+    }
+    return CPU_OK;
+}
+
+/*
+ * Slow path of every access: a TLB miss, a page-crossing access (split in
+ * bytes, both pages checked before anything is written), MMIO, or a write
+ * to a page with decoded code.
+ */
+static enum cpu_status access_slow(struct cpu *cpu, uint64_t la,
+                                   unsigned size, uint64_t *val, bool write,
+                                   bool user)
+{
+    unsigned first = 4096 - (unsigned)(la & 0xfff);
+    uint64_t v = 0;
+    enum cpu_status st;
+
+    if (SIM_LIKELY(first >= size)) {
+        return access_page(cpu, la, size, val, write, user);
+    }
+    if (write) {
+        struct xlate x;
+
+        st = translate(cpu, la, MMU_WRITE, user, &x);
+        if (st == CPU_OK) {
+            st = translate(cpu, la + first, MMU_WRITE, user, &x);
+        }
+        if (st != CPU_OK) {
+            return st;
+        }
+    }
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t b = (*val >> (8 * i)) & 0xff;
+
+        st = access_page(cpu, la + i, 1, &b, write, user);
+        if (st != CPU_OK) {
+            return st;
+        }
+        v |= b << (8 * i);
+    }
+    if (!write) {
+        *val = v;
+    }
+    return CPU_OK;
+}
+
+enum cpu_status cpu_mem_read_slow(struct cpu *cpu, uint64_t la,
+                                  unsigned size, uint64_t *val)
+{
+    return access_slow(cpu, la, size, val, false, cpu->cpl == 3);
+}
+
+enum cpu_status cpu_mem_write_slow(struct cpu *cpu, uint64_t la,
+                                   unsigned size, uint64_t val)
+{
+    return access_slow(cpu, la, size, &val, true, cpu->cpl == 3);
+}
+
+enum cpu_status cpu_mem_probe_write(struct cpu *cpu, uint64_t la,
+                                    unsigned size)
+{
+    struct xlate x;
+    enum cpu_status st = translate(cpu, la, MMU_WRITE, cpu->cpl == 3, &x);
+
+    if (st == CPU_OK && ((la & 0xfff) + size - 1) >= 4096) {
+        st = translate(cpu, la + size - 1, MMU_WRITE, cpu->cpl == 3, &x);
+    }
+    return st;
+}
+
+enum cpu_status cpu_sys_read(struct cpu *cpu, uint64_t la, unsigned size,
+                             uint64_t *val)
+{
+    return access_slow(cpu, la, size, val, false, false);
+}
+
+enum cpu_status cpu_sys_write(struct cpu *cpu, uint64_t la, unsigned size,
+                              uint64_t val)
+{
+    return access_slow(cpu, la, size, &val, true, false);
+}
+
+enum cpu_status cpu_translate_fetch(struct cpu *cpu, uint64_t la,
+                                    uint64_t *pa)
+{
+    struct cpu_tlb_entry *e = &cpu->tlb[(la >> 12) & (CPU_TLB_SIZE - 1)];
+    struct xlate x;
+    enum cpu_status st;
+
+    if (SIM_LIKELY(e->tag_x == (la & ~0xfffull))) {
+        *pa = cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] |
+              (la & 0xfff);
+        return CPU_OK;
+    }
+    st = translate(cpu, la, MMU_EXEC, cpu->cpl == 3, &x);
+    if (st != CPU_OK) {
+        return st;
+    }
+    if (x.mmio) {
+        /* Fetching from device memory is not modelled: see block_get. */
+        *pa = ~0ull;
+        return CPU_OK;
+    }
+    tlb_fill(cpu, la, &x);
+    *pa = x.mpa;
+    return CPU_OK;
+}
+
+enum cpu_status cpu_fetch(struct cpu *cpu, uint64_t la, uint8_t *buf,
+                          unsigned len, unsigned *got)
+{
+    *got = 0;
+    while (*got < len) {
+        uint64_t pa;
+        uint8_t *page;
+        unsigned chunk = 4096 - (unsigned)((la + *got) & 0xfff);
+        enum cpu_status st = cpu_translate_fetch(cpu, la + *got, &pa);
+
+        if (st != CPU_OK) {
+            return st;
+        }
+        page = cpu->ops->ram_page(cpu->opaque, pa & ~0xfffull);
+        if (page == NULL) {
+            return CPU_OK;
+        }
+        if (chunk > len - *got) {
+            chunk = len - *got;
+        }
+        memcpy(buf + *got, page + (pa & 0xfff), chunk);
+        *got += chunk;
+    }
+    return CPU_OK;
+}
+
+/*
+ * The VMM's view of guest-linear memory (string I/O): byte-wise through
+ * the slow path at the guest's privilege, without filling the TLB from a
+ * different privilege.  A fault is not delivered: it is returned.
+ */
+bool cpu_guest_linear_access(struct cpu *cpu, uint64_t la, void *buf,
+                             unsigned len, bool write, uint32_t *fault_error)
+{
+    uint8_t *p = buf;
+
+    *fault_error = 0;
+    for (unsigned i = 0; i < len; i++) {
+        uint64_t b = write ? p[i] : 0;
+        enum cpu_status st =
+            access_slow(cpu, la + i, 1, &b, write, cpu->cpl == 3);
+
+        if (st != CPU_OK) {
+            *fault_error = st == CPU_FAULT && cpu->exc_error >= 0
+                               ? (uint32_t)cpu->exc_error
+                               : 0;
+            cpu->vmexit_pending = false;
+            return false;
+        }
+        if (!write) {
+            p[i] = (uint8_t)b;
+        }
+    }
+    return true;
+}

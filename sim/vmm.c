@@ -1,0 +1,614 @@
+/*
+ * sim/vmm.c: the VMM of an hvm machine.  It lays out the VM in machine
+ * memory (guest RAM at machine.guest_base, mapped by EPT; its own pages -
+ * EPT tables, I/O and MSR bitmaps - below it), fills the VMCS, enters the
+ * guest, and handles each VM exit through vmexit_handlers[], a table keyed
+ * by basic exit reason (STYLE rule 9).  Device regions are left out of EPT,
+ * so MMIO traps as EPT violations and is completed by running the faulting
+ * instruction once on the interpreter with the access sent to the device;
+ * every port traps through the I/O bitmaps.  Each exit is charged the
+ * profile's cycles: the hardware round trip and the handler to the vmm
+ * bucket, device work (and a user-space device model's extra trip) to the
+ * device-model bucket.
+ */
+#include "sim/common.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "bus/bus.h"
+#include "cpu/cpu.h"
+#include "mmu/mmu.h"
+#include "sim/sim-internal.h"
+#include "sim/sim.h"
+
+/*
+ * What an exit handler tells the loop (contract of vmexit_handlers[]):
+ * VMEXIT_RESUME re-enters the guest; VMEXIT_TO_HOST ends the slice with
+ * *stop set (the guest exited, or the VMM cannot go on).  A handler that
+ * completes an instruction advances GUEST_RIP itself.
+ */
+enum vmexit_action {
+    VMEXIT_RESUME,
+    VMEXIT_TO_HOST,
+};
+
+typedef enum vmexit_action vmexit_handler_fn(struct sim_machine *m,
+                                             enum sim_stop *stop);
+
+/* The VMM's pages sit in the first MiBs of machine memory (not page 0). */
+#define VMM_PAGES_START UINT64_C(0x100000)
+
+static uint64_t vmm_alloc_page(void *opaque)
+{
+    struct sim_machine *m = opaque;
+    uint64_t pa = m->vmm.page_next;
+
+    if (pa + 4096 > m->vmm.page_end) {
+        return MMU_EPT_NO_PAGE;
+    }
+    m->vmm.page_next += 4096;
+    memset(m->mem + pa, 0, 4096);
+    return pa;
+}
+
+static uint8_t *vmm_page_ptr(void *opaque, uint64_t hpa)
+{
+    struct sim_machine *m = opaque;
+
+    return hpa + 4096 <= m->mem_size ? m->mem + hpa : NULL;
+}
+
+static uint64_t vmcs_get(const struct sim_machine *m, enum vmcs_index i)
+{
+    return vmx_vmcs_field(m->vmm.vmcs, i);
+}
+
+static void vmcs_put(struct sim_machine *m, uint32_t encoding, uint64_t v)
+{
+    unsigned err = vmx_vmcs_write(m->vmm.vmcs, encoding, v);
+
+    g_assert(err == 0);
+}
+
+/* A control value: what the VMM wants, plus the must-be-1 bits of the
+ * capability MSR (SDM 3C appendix "VMX Capability Reporting Facility"). */
+static uint32_t vmm_control(uint32_t msr, uint32_t wanted)
+{
+    uint64_t cap = 0;
+
+    vmx_capability_msr(msr, &cap);
+    return (uint32_t)cap | wanted;
+}
+
+/* Lets the guest read and write an MSR the CPU implements (bitmap 0). */
+static void msr_passthrough(struct sim_machine *m, uint32_t msr)
+{
+    uint8_t *bm = m->mem + m->vmm.msr_bitmap;
+    unsigned base = msr >= 0xc0000000u ? 0x400 : 0;
+    unsigned bit = msr & 0x1fff;
+
+    bm[base + bit / 8] &= (uint8_t) ~(1u << (bit % 8));
+    bm[0x800 + base + bit / 8] &= (uint8_t) ~(1u << (bit % 8));
+}
+
+bool sim_vmm_init(struct sim_machine *m, GError **error)
+{
+    static const uint32_t passthrough_msrs[] = {
+        0xc0000080, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,
+        0xc0000100, 0xc0000101, 0xc0000102, 0xc0000103, 0x10,
+    };
+    struct sim_vmm *vmm = &m->vmm;
+    uint64_t eptp;
+
+    vmm->page_next = VMM_PAGES_START;
+    vmm->page_end = m->guest_base;
+    vmm->io_bitmap_a = vmm_alloc_page(m);
+    vmm->io_bitmap_b = vmm_alloc_page(m);
+    vmm->msr_bitmap = vmm_alloc_page(m);
+    if (vmm->msr_bitmap == MMU_EPT_NO_PAGE) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
+                    "machine.guest_base is too small for the VMM's pages");
+        return false;
+    }
+    /* Every port is emulated: all I/O-bitmap bits set. */
+    memset(m->mem + vmm->io_bitmap_a, 0xff, 4096);
+    memset(m->mem + vmm->io_bitmap_b, 0xff, 4096);
+    memset(m->mem + vmm->msr_bitmap, 0xff, 4096);
+    for (size_t i = 0; i < SIM_ARRAY_SIZE(passthrough_msrs); i++) {
+        msr_passthrough(m, passthrough_msrs[i]);
+    }
+
+    vmm->ept = mmu_ept_builder_new(vmm_alloc_page, vmm_page_ptr, m, error);
+    if (vmm->ept == NULL ||
+        !mmu_ept_map(vmm->ept, 0, m->guest_base, m->ram_size, MMU_EPT_RWX,
+                     MMU_EPT_MT_WB, error)) {
+        return false;
+    }
+    eptp = mmu_ept_builder_eptp(vmm->ept, false);
+
+    vmm->vmcs = vmx_vmcs_new();
+    vmcs_put(m, VMCS_ENC_PIN_BASED_CTLS,
+             vmm_control(VMX_MSR_TRUE_PINBASED_CTLS, 0));
+    vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS,
+             vmm_control(VMX_MSR_TRUE_PROCBASED_CTLS,
+                         VMX_PROC_HLT_EXITING | VMX_PROC_USE_IO_BITMAPS |
+                             VMX_PROC_USE_MSR_BITMAPS |
+                             VMX_PROC_ACTIVATE_SECONDARY));
+    vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS2,
+             vmm_control(VMX_MSR_PROCBASED_CTLS2,
+                         VMX_PROC2_ENABLE_EPT | VMX_PROC2_ENABLE_RDTSCP));
+    vmcs_put(m, VMCS_ENC_EXIT_CTLS,
+             vmm_control(VMX_MSR_TRUE_EXIT_CTLS,
+                         VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE |
+                             VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
+    vmcs_put(m, VMCS_ENC_ENTRY_CTLS,
+             vmm_control(VMX_MSR_TRUE_ENTRY_CTLS,
+                         VMX_ENTRY_CTL_IA32E_MODE_GUEST |
+                             VMX_ENTRY_CTL_LOAD_EFER));
+    vmcs_put(m, VMCS_ENC_EXCEPTION_BITMAP, 0);
+    vmcs_put(m, VMCS_ENC_IO_BITMAP_A, vmm->io_bitmap_a);
+    vmcs_put(m, VMCS_ENC_IO_BITMAP_B, vmm->io_bitmap_b);
+    vmcs_put(m, VMCS_ENC_MSR_BITMAP, vmm->msr_bitmap);
+    vmcs_put(m, VMCS_ENC_EPT_POINTER, eptp);
+    vmcs_put(m, VMCS_ENC_VMCS_LINK_POINTER, ~UINT64_C(0));
+    /* The guest state is the boot state the loader gave the CPU. */
+    cpu_vmx_save_guest_state(m->cpu, vmm->vmcs);
+    /*
+     * CR4.VMXE must be 1 in VMX operation (IA32_VMX_CR4_FIXED0): the VMM
+     * owns that bit through the CR4 guest/host mask, and the guest reads
+     * its own value from the read shadow, as KVM arranges it.
+     */
+    {
+        uint64_t cr4 = vmcs_get(m, VMCS_GUEST_CR4);
+
+        vmcs_put(m, VMCS_ENC_CR4_GUEST_HOST_MASK, VMX_CR4_VMXE);
+        vmcs_put(m, VMCS_ENC_CR4_READ_SHADOW, cr4);
+        vmcs_put(m, VMCS_ENC_GUEST_CR4, cr4 | VMX_CR4_VMXE);
+    }
+    return true;
+}
+
+void sim_vmm_destroy(struct sim_machine *m)
+{
+    mmu_ept_builder_free(m->vmm.ept);
+    vmx_vmcs_free(m->vmm.vmcs);
+    g_free(m->vmm.stop_message);
+}
+
+/* ---- Costs ----------------------------------------------------------------- */
+
+static uint32_t vmx_cost(const struct sim_machine *m, enum sim_vmx_cost c)
+{
+    return m->cfg->profile.vmx[c];
+}
+
+/* Charges @cycles to bucket @b: the vCPU's clock advances by them. */
+static void charge(struct sim_machine *m, enum sim_bucket b, uint64_t cycles)
+{
+    m->buckets[b] += cycles;
+    cpu_add_cycles(m->cpu, cycles);
+}
+
+/*
+ * A trapped access to a device region: a user-space device model adds the
+ * trip to its process and back (SIM_VMX_USERSPACE_TRIP).
+ */
+uint64_t sim_device_cost(const struct sim_machine *m, const char *name,
+                         bool trapped)
+{
+    if (!trapped || name == NULL) {
+        return 0;
+    }
+    for (unsigned i = 0; i < SIM_NPLACED_DEVICES; i++) {
+        if (strcmp(name, sim_placed_device(i)) == 0 &&
+            m->cfg->placement[i] == SIM_PLACE_USERSPACE) {
+            return vmx_cost(m, SIM_VMX_USERSPACE_TRIP);
+        }
+    }
+    return 0;
+}
+
+/* ---- Exit handlers ------------------------------------------------------- */
+
+static void skip_instruction(struct sim_machine *m)
+{
+    vmx_vmcs_set_guest_rip(m->vmm.vmcs,
+                           vmcs_get(m, VMCS_GUEST_RIP) +
+                               vmcs_get(m, VMCS_EXIT_INSTRUCTION_LEN));
+}
+
+/* Queues an exception for delivery at the next VM entry. */
+static void inject_exception(struct sim_machine *m, unsigned vector,
+                             int64_t error)
+{
+    uint64_t info = vector | (VMX_INTR_TYPE_HW_EXCEPTION
+                              << VMX_INTR_TYPE_SHIFT) |
+                    VMX_INTR_VALID;
+
+    if (error >= 0) {
+        info |= VMX_INTR_ERROR_CODE;
+        vmcs_put(m, VMCS_ENC_ENTRY_EXCEPTION_ERROR_CODE, (uint64_t)error);
+    }
+    vmcs_put(m, VMCS_ENC_ENTRY_INTR_INFO, info);
+}
+
+static enum vmexit_action vmm_stop(struct sim_machine *m, enum sim_stop *stop,
+                                   enum sim_stop why, char *message)
+{
+    g_free(m->vmm.stop_message);
+    m->vmm.stop_message = message;
+    *stop = why;
+    return VMEXIT_TO_HOST;
+}
+
+/* Port accesses the guest makes, with the device cost of each. */
+static uint64_t port_in(struct sim_machine *m, uint16_t port, unsigned size)
+{
+    uint64_t off, v = 0;
+    const struct bus_region *r = bus_lookup(m->io, port, &off);
+
+    charge(m, SIM_BUCKET_DEVICE_MODEL,
+           sim_device_cost(m, r != NULL ? r->name : NULL, true));
+    bus_read(m->io, port, size, &v);
+    return v;
+}
+
+static void port_out(struct sim_machine *m, uint16_t port, unsigned size,
+                     uint64_t v)
+{
+    uint64_t off;
+    const struct bus_region *r = bus_lookup(m->io, port, &off);
+
+    charge(m, SIM_BUCKET_DEVICE_MODEL,
+           sim_device_cost(m, r != NULL ? r->name : NULL, true));
+    bus_write(m->io, port, size, v);
+}
+
+/*
+ * INS/OUTS under the VMM: the data moves between the port and guest
+ * memory at the guest-linear address the exit reported, element by
+ * element through the guest's paging, with rSI/rDI/rCX updated as the
+ * instruction would (SDM 2B INS/OUTS; instruction information per the fact
+ * sheet §8).  A translation fault is injected with the registers showing
+ * the progress so far, so the guest restarts the instruction.
+ */
+static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
+                                    enum sim_stop *stop)
+{
+    struct cpu *cpu = m->cpu;
+    unsigned size = (unsigned)(qual & 7) + 1;
+    bool in = qual & VMX_IOQ_IN, rep = qual & VMX_IOQ_REP;
+    uint16_t port = (uint16_t)(qual >> VMX_IOQ_PORT_SHIFT);
+    uint64_t info = vmcs_get(m, VMCS_EXIT_INSTRUCTION_INFO);
+    uint64_t amask = ((info >> 7) & 7) == 2 ? ~UINT64_C(0) : 0xffffffffu;
+    int64_t step = (vmcs_get(m, VMCS_GUEST_RFLAGS) & CPU_FLAG_DF)
+                       ? -(int64_t)size
+                       : (int64_t)size;
+    uint64_t la = vmcs_get(m, VMCS_GUEST_LINEAR_ADDRESS);
+    enum cpu_gpr idx = in ? CPU_RDI : CPU_RSI;
+    uint64_t count = rep ? cpu_gpr(cpu, CPU_RCX) & amask : 1;
+
+    for (uint64_t n = 0; n < count; n++) {
+        uint8_t buf[4];
+        uint64_t v = 0;
+        uint32_t pfec;
+
+        if (in) {
+            v = port_in(m, port, size);
+            memcpy(buf, &v, size);
+            if (!cpu_guest_linear_access(cpu, la, buf, size, true, &pfec)) {
+                cpu_set_cr2(cpu, la);
+                inject_exception(m, CPU_EXC_PF, pfec);
+                return VMEXIT_RESUME;
+            }
+        } else {
+            if (!cpu_guest_linear_access(cpu, la, buf, size, false, &pfec)) {
+                cpu_set_cr2(cpu, la);
+                inject_exception(m, CPU_EXC_PF, pfec);
+                return VMEXIT_RESUME;
+            }
+            memcpy(&v, buf, size);
+            port_out(m, port, size, v);
+        }
+        la += (uint64_t)step;
+        cpu_set_gpr(cpu, idx,
+                    (cpu_gpr(cpu, idx) & ~amask) |
+                        ((cpu_gpr(cpu, idx) + (uint64_t)step) & amask));
+        if (rep) {
+            cpu_set_gpr(cpu, CPU_RCX,
+                        (cpu_gpr(cpu, CPU_RCX) & ~amask) |
+                            ((cpu_gpr(cpu, CPU_RCX) - 1) & amask));
+        }
+        if (m->exited) {
+            break;
+        }
+    }
+    skip_instruction(m);
+    if (m->exited) {
+        *stop = SIM_STOP_EXIT;
+        return VMEXIT_TO_HOST;
+    }
+    return VMEXIT_RESUME;
+}
+
+/* Exit 30: an I/O instruction (qualification per the fact sheet §8). */
+static enum vmexit_action vmm_exit_io(struct sim_machine *m,
+                                      enum sim_stop *stop)
+{
+    uint64_t qual = vmcs_get(m, VMCS_EXIT_QUALIFICATION);
+    unsigned size = (unsigned)(qual & 7) + 1;
+    uint16_t port = (uint16_t)(qual >> VMX_IOQ_PORT_SHIFT);
+    uint64_t rax = cpu_gpr(m->cpu, CPU_RAX);
+
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_IO));
+    if (qual & VMX_IOQ_STRING) {
+        return io_string(m, qual, stop);
+    }
+    if (qual & VMX_IOQ_IN) {
+        uint64_t v = port_in(m, port, size);
+
+        /* A 32-bit IN zero-extends into RAX; 8/16-bit ones merge. */
+        if (size == 4) {
+            rax = (uint32_t)v;
+        } else {
+            uint64_t mask = size == 1 ? 0xff : 0xffff;
+
+            rax = (rax & ~mask) | (v & mask);
+        }
+        cpu_set_gpr(m->cpu, CPU_RAX, rax);
+    } else {
+        port_out(m, port, size, rax & (size == 4   ? 0xffffffffu
+                                       : size == 2 ? 0xffffu
+                                                   : 0xffu));
+    }
+    skip_instruction(m);
+    if (m->exited) {
+        *stop = SIM_STOP_EXIT;
+        return VMEXIT_TO_HOST;
+    }
+    return VMEXIT_RESUME;
+}
+
+/*
+ * Exit 48: EPT violation.  Guest RAM is fully mapped, so an access outside
+ * it is device memory (or nothing): the faulting instruction runs once on
+ * the interpreter with the access sent to the MMIO bus (which reads
+ * all-ones and drops writes where no device is, counting them).
+ */
+static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
+                                                 enum sim_stop *stop)
+{
+    uint64_t gpa = vmcs_get(m, VMCS_GUEST_PHYSICAL_ADDRESS);
+    uint64_t off;
+    const struct bus_region *r;
+    enum cpu_stop_reason why;
+
+    if (gpa < m->ram_size) {
+        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                        g_strdup_printf("EPT violation at guest-physical "
+                                        "0x%" PRIx64 ", which is RAM "
+                                        "(qualification 0x%" PRIx64 ")",
+                                        gpa,
+                                        vmcs_get(m, VMCS_EXIT_QUALIFICATION)));
+    }
+    r = bus_lookup(m->mmio, gpa, &off);
+    charge(m, SIM_BUCKET_VMM,
+           vmx_cost(m, SIM_VMX_IO) + vmx_cost(m, SIM_VMX_MMIO_EMULATE));
+    charge(m, SIM_BUCKET_DEVICE_MODEL,
+           sim_device_cost(m, r != NULL ? r->name : NULL, true));
+    why = cpu_vmx_emulate_mmio(m->cpu);
+    if (why == CPU_STOP_VMEXIT) {
+        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                        g_strdup_printf("emulating the MMIO access at "
+                                        "guest-physical 0x%" PRIx64
+                                        " caused exit %s",
+                                        gpa,
+                                        vmx_exit_reason_name(
+                                            vmcs_get(m, VMCS_EXIT_REASON) &
+                                            0xffff)));
+    }
+    if (m->exited) {
+        *stop = SIM_STOP_EXIT;
+        return VMEXIT_TO_HOST;
+    }
+    return VMEXIT_RESUME;
+}
+
+static enum vmexit_action vmm_exit_ept_misconfig(struct sim_machine *m,
+                                                 enum sim_stop *stop)
+{
+    return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                    g_strdup_printf("EPT misconfiguration at guest-physical "
+                                    "0x%" PRIx64,
+                                    vmcs_get(m, VMCS_GUEST_PHYSICAL_ADDRESS)));
+}
+
+/* Exit 10: CPUID, answered from the CPU model with the hypervisor bit
+ * (leaf 1 ECX bit 31) and the 0x40000000 leaf naming the VMM. */
+static enum vmexit_action vmm_exit_cpuid(struct sim_machine *m,
+                                         enum sim_stop *stop)
+{
+    struct cpu *cpu = m->cpu;
+    uint32_t leaf = (uint32_t)cpu_gpr(cpu, CPU_RAX);
+    uint32_t r[4];
+
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_CPUID));
+    if (leaf == 0x40000000) {
+        r[0] = 0x40000000;
+        memcpy(&r[1], "iovs", 4);
+        memcpy(&r[2], "imVM", 4);
+        memcpy(&r[3], "M\0\0\0", 4);
+    } else {
+        cpu_cpuid(cpu, leaf, (uint32_t)cpu_gpr(cpu, CPU_RCX), r);
+        if (leaf == 1) {
+            r[2] |= 1u << 31;
+        }
+    }
+    cpu_set_gpr(cpu, CPU_RAX, r[0]);
+    cpu_set_gpr(cpu, CPU_RBX, r[1]);
+    cpu_set_gpr(cpu, CPU_RCX, r[2]);
+    cpu_set_gpr(cpu, CPU_RDX, r[3]);
+    skip_instruction(m);
+    return VMEXIT_RESUME;
+}
+
+/*
+ * Exit 18: VMCALL.  The hypercall number is in RAX, the result goes back
+ * in RAX: 0 is the null hypercall (returns 0, for measuring the round
+ * trip); anything else returns -ENOSYS (-38), as Linux's KVM does.
+ */
+static enum vmexit_action vmm_exit_vmcall(struct sim_machine *m,
+                                          enum sim_stop *stop)
+{
+    uint64_t nr = cpu_gpr(m->cpu, CPU_RAX);
+
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_VMCALL));
+    cpu_set_gpr(m->cpu, CPU_RAX, nr == 0 ? 0 : (uint64_t)(int64_t)-38);
+    skip_instruction(m);
+    return VMEXIT_RESUME;
+}
+
+/* Exit 12: HLT.  Nothing can interrupt the guest yet, so it would sleep
+ * forever: the run stops, as a native halt does. */
+static enum vmexit_action vmm_exit_hlt(struct sim_machine *m,
+                                       enum sim_stop *stop)
+{
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_HLT));
+    skip_instruction(m);
+    *stop = SIM_STOP_HALTED;
+    return VMEXIT_TO_HOST;
+}
+
+/* Exits 31/32: an MSR the bitmap traps is one the model lacks: #GP(0). */
+static enum vmexit_action vmm_exit_msr(struct sim_machine *m,
+                                       enum sim_stop *stop)
+{
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    inject_exception(m, CPU_EXC_GP, 0);
+    return VMEXIT_RESUME;
+}
+
+/* VMX instructions in the guest: nested VMX is not offered, #UD. */
+static enum vmexit_action vmm_exit_vmx_insn(struct sim_machine *m,
+                                            enum sim_stop *stop)
+{
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    inject_exception(m, CPU_EXC_UD, -1);
+    return VMEXIT_RESUME;
+}
+
+static enum vmexit_action vmm_exit_triple_fault(struct sim_machine *m,
+                                                enum sim_stop *stop)
+{
+    return vmm_stop(m, stop, SIM_STOP_TRIPLE_FAULT,
+                    g_strdup_printf("guest triple fault (VM exit 2) at rip "
+                                    "0x%" PRIx64,
+                                    vmcs_get(m, VMCS_GUEST_RIP)));
+}
+
+/*
+ * One handler per basic exit reason; a reason without one stops the run
+ * naming it.  Contract: see enum vmexit_action.
+ */
+static vmexit_handler_fn *const vmexit_handlers[SIM_NEXIT_REASONS] = {
+    [VMX_EXIT_TRIPLE_FAULT] = vmm_exit_triple_fault,
+    [VMX_EXIT_CPUID] = vmm_exit_cpuid,
+    [VMX_EXIT_HLT] = vmm_exit_hlt,
+    [VMX_EXIT_VMCALL] = vmm_exit_vmcall,
+    [VMX_EXIT_VMCLEAR] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMLAUNCH] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMPTRLD] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMPTRST] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMREAD] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMRESUME] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMWRITE] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMXOFF] = vmm_exit_vmx_insn,
+    [VMX_EXIT_VMXON] = vmm_exit_vmx_insn,
+    [VMX_EXIT_INVEPT] = vmm_exit_vmx_insn,
+    [VMX_EXIT_INVVPID] = vmm_exit_vmx_insn,
+    [VMX_EXIT_IO_INSTRUCTION] = vmm_exit_io,
+    [VMX_EXIT_RDMSR] = vmm_exit_msr,
+    [VMX_EXIT_WRMSR] = vmm_exit_msr,
+    [VMX_EXIT_EPT_VIOLATION] = vmm_exit_ept_violation,
+    [VMX_EXIT_EPT_MISCONFIG] = vmm_exit_ept_misconfig,
+};
+
+/* ---- The loop --------------------------------------------------------------- */
+
+bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
+                       enum sim_stop *stop)
+{
+    struct sim_vmm *vmm = &m->vmm;
+    uint64_t end = cpu_icount(m->cpu) + budget;
+
+    while (cpu_icount(m->cpu) < end) {
+        const char *why = NULL;
+        enum cpu_vmentry_status es;
+        enum cpu_stop_reason r;
+        unsigned reason;
+        uint64_t c0;
+        enum vmexit_action act;
+
+        es = cpu_vmentry(m->cpu, vmm->vmcs, &why);
+        if (es != CPU_VMENTRY_OK) {
+            vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                     g_strdup_printf("VM entry failed (%s): %s",
+                                     es == CPU_VMENTRY_FAIL_CONTROLS
+                                         ? "VM-instruction error 7, invalid "
+                                           "control fields"
+                                         : "exit reason 33, invalid guest "
+                                           "state",
+                                     why != NULL ? why : "?"));
+            return false;
+        }
+        r = cpu_run(m->cpu, end - cpu_icount(m->cpu));
+        if (r != CPU_STOP_VMEXIT) {
+            /* Back to the host without an exit: a slice boundary or a
+             * stop the native loop also knows.  Keep the VMCS current. */
+            cpu_vmx_save_guest_state(m->cpu, vmm->vmcs);
+            switch (r) {
+            case CPU_STOP_BUDGET:
+                return true;
+            case CPU_STOP_REQUEST:
+                *stop = SIM_STOP_INTERRUPTED;
+                return false;
+            case CPU_STOP_HALT:
+                *stop = SIM_STOP_HALTED;
+                return false;
+            case CPU_STOP_TRIPLE_FAULT:
+                *stop = SIM_STOP_TRIPLE_FAULT;
+                return false;
+            default:
+                *stop = SIM_STOP_EXCEPTION;
+                return false;
+            }
+        }
+        reason = (unsigned)vmcs_get(m, VMCS_EXIT_REASON) & 0xffff;
+        c0 = m->buckets[SIM_BUCKET_VMM] + m->buckets[SIM_BUCKET_DEVICE_MODEL];
+        charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_EXIT_ENTRY));
+        if (reason >= SIM_NEXIT_REASONS || vmexit_handlers[reason] == NULL) {
+            vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                     g_strdup_printf("unhandled VM exit %u (%s) at rip "
+                                     "0x%" PRIx64 ", qualification 0x%" PRIx64,
+                                     reason, vmx_exit_reason_name(reason),
+                                     vmcs_get(m, VMCS_GUEST_RIP),
+                                     vmcs_get(m, VMCS_EXIT_QUALIFICATION)));
+            return false;
+        }
+        act = vmexit_handlers[reason](m, stop);
+        vmm->exits[reason]++;
+        vmm->exit_cycles[reason] += m->buckets[SIM_BUCKET_VMM] +
+                                    m->buckets[SIM_BUCKET_DEVICE_MODEL] - c0;
+        if (act == VMEXIT_TO_HOST) {
+            return false;
+        }
+        if (m->stop_requested) {
+            *stop = SIM_STOP_INTERRUPTED;
+            return false;
+        }
+    }
+    return true;
+}
