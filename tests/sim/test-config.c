@@ -220,13 +220,22 @@ static void test_bad_mode(void)
 {
     g_autofree char *hvm = config_with("hvm.ini", "[machine]\nmode = hvm\n");
     g_autofree char *odd = config_with("odd.ini", "[machine]\nmode = pv\n");
+    g_autofree char *base = config_with(
+        "base.ini", "[machine]\nmode = hvm\nguest_base = 3M\n");
+    g_autofree char *place = config_with(
+        "place.ini", "[device.regfile]\nplacement = kernel\n");
+    struct sim_config *cfg = sim_config_load(hvm, NULL, NULL);
 
-    CU_ASSERT_TRUE(config_fails(hvm, NULL, SIM_ERROR_UNSUPPORTED, "hvm.ini:4:",
-                                "machine.mode=hvm: VMX is not implemented "
-                                "yet",
-                                NULL));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL(cfg->mode, SIM_MODE_HVM);
+    CU_ASSERT_EQUAL(cfg->guest_base, UINT64_C(256) << 20);
+    sim_config_free(cfg);
     CU_ASSERT_TRUE(config_fails(odd, NULL, SIM_ERROR_CONFIG,
                                 "odd.ini:4:", "machine.mode=pv", NULL));
+    CU_ASSERT_TRUE(config_fails(base, NULL, SIM_ERROR_CONFIG, "base.ini:5:",
+                                "machine.guest_base", NULL));
+    CU_ASSERT_TRUE(config_fails(place, NULL, SIM_ERROR_CONFIG, "place.ini:4:",
+                                "device.regfile.placement", NULL));
 }
 
 static void test_missing_program(void)
@@ -356,10 +365,17 @@ static void test_profiles(void)
         g_string_append_printf(text, "%s = %d\n", cpu_cost_class_name(c),
                                c + 1);
     }
+    g_string_append(text, "[vmx]\n");
+    for (int c = 0; c < SIM_VMX_NCOSTS; c++) {
+        g_string_append_printf(text, "%s = %d\n", sim_vmx_cost_name(c),
+                               100 + c);
+    }
     good_path = config_write("mine.ini", text->str);
     CU_ASSERT_TRUE(sim_profile_load(good_path, NULL, &p, NULL));
     CU_ASSERT_EQUAL(p.freq_mhz, 1000);
     CU_ASSERT_EQUAL(p.costs[CPU_COST_PAGEWALK], CPU_COST_PAGEWALK + 1);
+    CU_ASSERT_EQUAL(p.vmx[SIM_VMX_USERSPACE_TRIP],
+                    100 + SIM_VMX_USERSPACE_TRIP);
     sim_profile_clear(&p);
 
     /* Strict: an unknown key is an error with its line. */

@@ -160,7 +160,7 @@ static void test_unclaimed_ports(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL(bus_read(sim_machine_io(m), 0x3f8, 1, &v), MEM_TX_OK);
     CU_ASSERT_EQUAL(v, 0xff);
-    CU_ASSERT_EQUAL(bus_write(sim_machine_io(m), 0x80, 1, 0), MEM_TX_OK);
+    CU_ASSERT_EQUAL(bus_write(sim_machine_io(m), 0x84, 1, 0), MEM_TX_OK);
     sim_machine_get_stats(m, &st);
     CU_ASSERT_EQUAL(st.io.unclaimed_reads, 1);
     CU_ASSERT_EQUAL(st.io.unclaimed_writes, 1);
