@@ -495,7 +495,8 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
         uint64_t a = dc->d.attributes;
         bool cmp = desc->aux == CPU_STR_CMPS || desc->aux == CPU_STR_SCAS;
 
-        if (dc->d.meta.category != ZYDIS_CATEGORY_STRINGOP) {
+        if (dc->d.meta.category != ZYDIS_CATEGORY_STRINGOP &&
+            dc->d.meta.category != ZYDIS_CATEGORY_IOSTRINGOP) {
             return false; /* e.g. the SSE MOVSD/CMPSD */
         }
         in->aux2 = CPU_REP_NONE;

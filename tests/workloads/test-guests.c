@@ -165,15 +165,20 @@ static void guests_print_diff(const char *what, const char *got, size_t got_len,
     }
 }
 
-/* Runs one program at one level; returns true if it passed. */
+/*
+ * Runs one program at one level in machine mode @mode ("native" or "hvm":
+ * the same ELF must behave the same under the VMM); returns true if it
+ * passed.
+ */
 static bool guests_run_one(const struct guest_entry *e, int level,
-                           const char *want)
+                           const char *mode, const char *want)
 {
-    g_autofree char *what = g_strdup_printf("%s-O%d", e->name, level);
-    g_autofree char *text =
-        g_strdup_printf("[experiment]\nname = %s\n[machine]\nmemory = %uM\n"
-                        "[guest]\nprogram = build/workloads/guest/%s.elf\n",
-                        what, e->ram_mib, what);
+    g_autofree char *elf = g_strdup_printf("%s-O%d", e->name, level);
+    g_autofree char *what = g_strdup_printf("%s (%s)", elf, mode);
+    g_autofree char *text = g_strdup_printf(
+        "[experiment]\nname = %s\n[machine]\nmode = %s\nmemory = %uM\n"
+        "[guest]\nprogram = build/workloads/guest/%s.elf\n",
+        elf, mode, e->ram_mib, elf);
     const char *sets[] = {GUESTS_HANG_GUARD, NULL};
     g_autoptr(GError) err = NULL;
     g_autofree char *msg = NULL;
@@ -213,6 +218,7 @@ static bool guests_run_one(const struct guest_entry *e, int level,
 
 static void test_guests(void)
 {
+    static const char *const modes[] = {"native", "hvm"};
     g_autoptr(GPtrArray) list = guests_read_list();
     unsigned runs = 0, failed = 0;
 
@@ -222,26 +228,29 @@ static void test_guests(void)
         g_autofree char *want = guests_expected(e);
 
         if (want == NULL) {
-            failed += 4;
+            failed += 8;
             continue;
         }
         for (int level = 0; level <= 3; level++) {
-            runs++;
-            if (!guests_run_one(e, level, want)) {
-                failed++;
+            for (size_t k = 0; k < SIM_ARRAY_SIZE(modes); k++) {
+                runs++;
+                if (!guests_run_one(e, level, modes[k], want)) {
+                    failed++;
+                }
             }
         }
     }
     if (failed > 0) {
         fprintf(stderr, "\nworkloads/guests: %u of %u runs failed\n", failed,
-                list->len * 4);
+                list->len * 8);
     }
     CU_ASSERT_EQUAL(failed, 0);
     CU_ASSERT(runs > 0);
 }
 
 static CU_TestInfo guest_tests[] = {
-    {"each program at -O0..-O3 matches its expected output", test_guests},
+    {"each program at -O0..-O3, native and hvm, matches its expected output",
+     test_guests},
     CU_TEST_INFO_NULL,
 };
 
