@@ -22,6 +22,9 @@ struct bus_space {
     size_t count;
     size_t capacity;
     struct bus_stats stats;
+    /* The region the last lookup found: device loops hit it again.  A
+     * cache only, so const lookups may update it. */
+    size_t hint;
 };
 
 G_DEFINE_QUARK(bus - error - quark, bus_error)
@@ -137,7 +140,17 @@ bool bus_region_del(struct bus_space *space, uint64_t base, GError **error)
 const struct bus_region *bus_lookup(const struct bus_space *space,
                                     uint64_t addr, uint64_t *offset)
 {
-    size_t i = space_search(space, addr);
+    size_t i = space->hint;
+
+    if (i < space->count && addr - space->regions[i].base <
+                                space->regions[i].size) {
+        *offset = addr - space->regions[i].base;
+        return &space->regions[i];
+    }
+    i = space_search(space, addr);
+    if (i < space->count && space->regions[i].base <= addr) {
+        ((struct bus_space *)space)->hint = i;
+    }
 
     if (i < space->count && space->regions[i].base <= addr) {
         *offset = addr - space->regions[i].base;
@@ -194,6 +207,12 @@ static enum mem_tx region_access(const struct bus_region *r, uint64_t offset,
     unsigned imax = sizes_max(r->ops->impl);
     unsigned piece = size < imax ? size : imax;
     uint64_t result = 0;
+
+    if (SIM_LIKELY(size >= imin && size <= imax)) {
+        /* The callback handles this size itself: no splitting. */
+        return is_write ? r->ops->write(r->opaque, offset, size, *val)
+                        : r->ops->read(r->opaque, offset, size, val);
+    }
 
     for (unsigned done = 0; done < size; done += piece) {
         uint64_t off = offset + done;

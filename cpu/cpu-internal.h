@@ -107,6 +107,20 @@ struct cpu_block {
 };
 
 #define CPU_BLOCK_MAX_INSNS 64
+
+/*
+ * RIP → block, direct-mapped (as QEMU's tb_jmp_cache): finds the block at
+ * a new RIP (after an indirect branch, an exception or a VM entry)
+ * without translating it and searching the hash.  Valid while gen ==
+ * cpu->code_gen, which moves on every translation or code change.
+ */
+struct cpu_jmp_entry {
+    uint64_t gen;
+    uint64_t rip;
+    struct cpu_block *block;
+};
+
+#define CPU_JMP_CACHE_SIZE 1024
 #define CPU_BLOCK_HASH_SIZE (1u << 16)
 
 /*
@@ -123,6 +137,19 @@ struct cpu_tlb_entry {
 
 #define CPU_TLB_SIZE 256
 #define CPU_TLB_INVALID 1ull
+
+/*
+ * The device-memory side of the TLB: linear page → guest-physical page of
+ * an MMIO page (not RAM, or left out of EPT), with the guest's permissions
+ * as read/write tags, so repeated MMIO accesses skip both page walks.
+ */
+struct cpu_mmio_tlb_entry {
+    uint64_t tag_r;
+    uint64_t tag_w;
+    uint64_t gpa_page;
+};
+
+#define CPU_MMIO_TLB_SIZE 64
 
 /* Lazy-flags operations: how to derive OSZAPC from the saved operands. */
 enum cpu_lf_op {
@@ -197,6 +224,8 @@ struct cpu {
     uint64_t eptp;
     uint32_t vmx_pin, vmx_proc, vmx_proc2, vmx_exc_bitmap;
     uint32_t vmx_pfec_mask, vmx_pfec_match;
+    const uint8_t *vmx_io_bitmap[2]; /* host pointers of bitmaps A and B */
+    const uint8_t *vmx_msr_bitmap;
     uint64_t vmx_cr0_mask, vmx_cr4_mask, vmx_cr0_shadow, vmx_cr4_shadow;
     uint64_t walk_la;           /* linear address of the walk under way */
     bool walk_la_valid;
@@ -212,9 +241,11 @@ struct cpu {
     uint32_t costs[CPU_COST_NCLASSES];
 
     struct cpu_tlb_entry tlb_sets[2][CPU_TLB_SIZE]; /* [0] CPL<3, [1] CPL 3 */
-    uint64_t tlb_pa[2][CPU_TLB_SIZE]; /* guest-physical page of each entry */
+    uint64_t tlb_pa[2][CPU_TLB_SIZE]; /* machine-physical page of each entry */
+    struct cpu_mmio_tlb_entry mmio_tlb[2][CPU_MMIO_TLB_SIZE];
 
     struct cpu_block **block_hash;   /* CPU_BLOCK_HASH_SIZE buckets */
+    struct cpu_jmp_entry jmp_cache[CPU_JMP_CACHE_SIZE];
     struct cpu_block **block_graveyard;
     unsigned ngraveyard, graveyard_cap;
     void *code_pages;                /* GHashTable: page pa → first block */

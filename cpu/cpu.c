@@ -209,6 +209,11 @@ uint64_t cpu_cycles(const struct cpu *cpu)
     return cpu->cycles;
 }
 
+void cpu_retire(struct cpu *cpu, uint64_t n)
+{
+    cpu->icount += n;
+}
+
 void cpu_add_cycles(struct cpu *cpu, uint64_t cycles)
 {
     cpu->cycles += cycles;
@@ -434,7 +439,14 @@ static struct cpu_block *block_get(struct cpu *cpu, enum cpu_status *st)
     uint64_t pa;
     struct cpu_block *b;
     unsigned h;
+    struct cpu_jmp_entry *j =
+        &cpu->jmp_cache[(cpu->rip ^ (cpu->rip >> 10)) &
+                        (CPU_JMP_CACHE_SIZE - 1)];
 
+    if (j->gen == cpu->code_gen && j->rip == cpu->rip) {
+        *st = CPU_OK;
+        return j->block;
+    }
     *st = cpu_translate_fetch(cpu, cpu->rip, &pa);
     if (*st != CPU_OK) {
         return NULL;
@@ -442,6 +454,9 @@ static struct cpu_block *block_get(struct cpu *cpu, enum cpu_status *st)
     h = block_hash_index(pa);
     for (b = cpu->block_hash[h]; b != NULL; b = b->hash_next) {
         if (b->pa == pa && b->rip == cpu->rip) {
+            j->gen = cpu->code_gen;
+            j->rip = cpu->rip;
+            j->block = b;
             return b;
         }
     }
@@ -471,6 +486,10 @@ static struct cpu_block *block_get(struct cpu *cpu, enum cpu_status *st)
     g_ptr_array_add(page_blocks(cpu, pa & ~0xfffull, true), b);
     b->hash_next = cpu->block_hash[h];
     cpu->block_hash[h] = b;
+    /* Registering may have changed code_gen (a page became code). */
+    j->gen = cpu->code_gen;
+    j->rip = cpu->rip;
+    j->block = b;
     return b;
 }
 

@@ -196,6 +196,9 @@ void cpu_last_exception(const struct cpu *cpu, unsigned *vector,
 /* Instructions retired and simulated cycles since creation. */
 uint64_t cpu_icount(const struct cpu *cpu);
 uint64_t cpu_cycles(const struct cpu *cpu);
+/* Counts @n instructions completed outside the interpreter (a VMM that
+ * emulates an exiting instruction retires it). */
+void cpu_retire(struct cpu *cpu, uint64_t n);
 /* Adds cycles spent outside instruction execution (device time, idle). */
 void cpu_add_cycles(struct cpu *cpu, uint64_t cycles);
 

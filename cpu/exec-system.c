@@ -1191,9 +1191,12 @@ enum cpu_status cpu_op_mov_to_cr(struct cpu *cpu, const struct cpu_insn *in)
     if (cpu->cpl != 0) {
         return cpu_raise_gp0(cpu);
     }
-    if (cpu->nonroot &&
-        cpu_vmx_cr_write(cpu, in, in->aux, in->rm / 8, &v) != CPU_OK) {
-        return CPU_VMEXIT;
+    if (cpu->nonroot) {
+        enum cpu_status st = cpu_vmx_cr_write(cpu, in, in->aux, in->rm / 8, &v);
+
+        if (st != CPU_OK) {
+            return st; /* a VM exit, or #GP for a fixed bit */
+        }
     }
     switch (in->aux) {
     case 0:

@@ -26,6 +26,41 @@ struct xlate {
     bool executable;
 };
 
+static struct cpu_mmio_tlb_entry *mmio_tlb_entry(struct cpu *cpu, bool user,
+                                                 uint64_t la)
+{
+    return &cpu->mmio_tlb[user][(la >> 12) & (CPU_MMIO_TLB_SIZE - 1)];
+}
+
+/* Remembers that linear page @la at privilege @user is device memory at
+ * guest-physical @gpa (writes only once the guest's D bit is set). */
+static void mmio_tlb_fill(struct cpu *cpu, bool user, uint64_t la,
+                          uint64_t gpa, bool writable)
+{
+    struct cpu_mmio_tlb_entry *e = mmio_tlb_entry(cpu, user, la);
+
+    e->tag_r = la & ~0xfffull;
+    e->tag_w = writable ? la & ~0xfffull : CPU_TLB_INVALID;
+    e->gpa_page = gpa & ~0xfffull;
+}
+
+/*
+ * An EPT violation for an access to device memory known from the MMIO
+ * TLB: the walk would have found the final entry not present (SDM 3C
+ * "EPT Violations"), with a valid linear address.
+ */
+static enum cpu_status mmio_tlb_exit(struct cpu *cpu, uint64_t la,
+                                     uint64_t gpa, bool write)
+{
+    cpu_vmexit(cpu, VMX_EXIT_EPT_VIOLATION,
+               (write ? VMX_EPTQ_WRITE : VMX_EPTQ_READ) |
+                   VMX_EPTQ_LINEAR_VALID | VMX_EPTQ_FINAL_TRANSLATION,
+               0);
+    vmcs_set(cpu->vmcs, VMCS_GUEST_PHYSICAL_ADDRESS, gpa);
+    vmcs_set(cpu->vmcs, VMCS_GUEST_LINEAR_ADDRESS, la);
+    return CPU_VMEXIT;
+}
+
 void cpu_tlb_flush(struct cpu *cpu)
 {
     for (unsigned s = 0; s < 2; s++) {
@@ -33,6 +68,10 @@ void cpu_tlb_flush(struct cpu *cpu)
             struct cpu_tlb_entry *e = &cpu->tlb_sets[s][i];
 
             e->tag_r = e->tag_w = e->tag_x = CPU_TLB_INVALID;
+        }
+        for (unsigned i = 0; i < CPU_MMIO_TLB_SIZE; i++) {
+            cpu->mmio_tlb[s][i].tag_r = cpu->mmio_tlb[s][i].tag_w =
+                CPU_TLB_INVALID;
         }
     }
     cpu->code_gen++;
@@ -213,6 +252,13 @@ static enum cpu_status translate(struct cpu *cpu, uint64_t la,
     }
     st = cpu_ept_translate(cpu, res.pa, acc, true, &x->mpa, &x->mmio, &perms);
     cpu->walk_la_valid = false;
+    if (st == CPU_VMEXIT && acc != MMU_EXEC &&
+        cpu->vmcs->f[VMCS_EXIT_REASON] == VMX_EXIT_EPT_VIOLATION &&
+        !(cpu->vmcs->f[VMCS_EXIT_QUALIFICATION] &
+          (VMX_EPTQ_READABLE | VMX_EPTQ_WRITABLE | VMX_EPTQ_EXECUTABLE))) {
+        /* Not present in EPT: device memory the VMM traps. */
+        mmio_tlb_fill(cpu, user, la, res.pa, res.writable && res.dirty);
+    }
     if (st != CPU_OK) {
         return st;
     }
@@ -264,7 +310,21 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
     struct xlate x;
     enum cpu_status st;
     uint8_t *host;
+    struct cpu_mmio_tlb_entry *me = mmio_tlb_entry(cpu, user, la);
 
+    if ((write ? me->tag_w : me->tag_r) == (la & ~0xfffull)) {
+        uint64_t gpa = me->gpa_page | (la & 0xfff);
+
+        if (cpu->ept_on && !cpu->mmio_emulation) {
+            return mmio_tlb_exit(cpu, la, gpa, write);
+        }
+        if (write) {
+            cpu->ops->mmio_write(cpu->opaque, gpa, size, *val);
+        } else {
+            *val = cpu->ops->mmio_read(cpu->opaque, gpa, size);
+        }
+        return CPU_OK;
+    }
     st = translate(cpu, la, write ? MMU_WRITE : MMU_READ, user, &x);
     if (st != CPU_OK) {
         return st;
@@ -284,6 +344,10 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
     if (host == NULL) {
         /* Devices see guest-physical addresses. */
         uint64_t pa = x.mmio ? x.gpa : x.mpa;
+
+        if (x.mmio || !cpu->ept_on) {
+            mmio_tlb_fill(cpu, user, la, pa, x.writable);
+        }
 
         if (write) {
             cpu->ops->mmio_write(cpu->opaque, pa, size, *val);

@@ -399,6 +399,26 @@ bool vmx_capability_msr(uint32_t msr, uint64_t *val /* out */);
 void vmx_print_tables(FILE *out);
 
 
+/*
+ * The exit information of the last VM exit, read once by the VMM (as KVM
+ * caches it per exit): basic reason, qualification, instruction length
+ * and information, guest-linear and guest-physical address, the
+ * interruption fields, and GUEST_RIP.
+ */
+struct vmx_exit {
+    uint32_t reason; /* the full exit-reason field */
+    uint32_t insn_len;
+    uint32_t insn_info;
+    uint32_t intr_info;
+    uint32_t intr_error;
+    uint64_t qualification;
+    uint64_t guest_linear;
+    uint64_t guest_physical;
+    uint64_t guest_rip;
+};
+void vmx_vmcs_exit_info(const struct vmx_vmcs *vmcs,
+                        struct vmx_exit *out /* out */);
+
 /* A field's value by index, for the VMM's exit handlers (no lookup). */
 uint64_t vmx_vmcs_field(const struct vmx_vmcs *vmcs, enum vmcs_index idx);
 /* Sets GUEST_RIP: the VMM's "advance past the instruction". */

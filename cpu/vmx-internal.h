@@ -24,8 +24,38 @@
 struct vmx_vmcs {
     uint32_t revision; /* VMCS revision identifier (IA32_VMX_BASIC 30:0) */
     bool launched;     /* launch state: VMLAUNCH done, no VMCLEAR since */
+    /*
+     * Simulator shortcuts, invisible to the architecture: "checked" says
+     * the VM-entry checks passed and no VMWRITE happened since (the CPU
+     * keeps a running guest's state valid), so the next entry need not
+     * repeat them; "guest_dirty" says a VMWRITE changed the guest-state
+     * area since the CPU last saved it, so entry must load it.
+     */
+    bool checked;
+    bool guest_dirty;
+    /*
+     * Lazy saving: after an exit RIP, RSP, RFLAGS and the interruptibility
+     * and activity state are in f[]; the rest of the guest-state area is
+     * still only in the cpu @lazy_cpu until something reads or writes a
+     * guest-state field, when vmx_vmcs_sync() fills it in.
+     */
+    struct cpu *lazy_cpu;
     uint64_t f[VMCS_NFIELDS];
 };
+
+/* Completes a lazily saved guest-state area (cpu/vmx.c). */
+void vmx_vmcs_sync(struct vmx_vmcs *vmcs);
+
+/* True for the guest-state fields an exit always saves at once. */
+static inline bool vmx_field_saved_eagerly(enum vmcs_index idx)
+{
+    return idx == VMCS_GUEST_RIP || idx == VMCS_GUEST_RSP ||
+           idx == VMCS_GUEST_INTERRUPTIBILITY ||
+           idx == VMCS_GUEST_ACTIVITY_STATE;
+}
+
+/* True if reading field @idx needs a lazily saved guest state completed. */
+bool vmx_field_needs_sync(const struct vmx_vmcs *vmcs, enum vmcs_index idx);
 
 /* The bits field @idx can hold: 16, 32 or 64 of them. */
 static inline uint64_t vmx_field_mask(enum vmcs_index idx)

@@ -89,6 +89,25 @@ const char *vmx_field_name(uint32_t encoding)
     return idx < 0 ? NULL : vmx_fields[idx].name;
 }
 
+bool vmx_field_needs_sync(const struct vmx_vmcs *vmcs, enum vmcs_index idx)
+{
+    return vmcs->lazy_cpu != NULL &&
+           VMX_ENC_TYPE(vmx_fields[idx].encoding) == VMX_TYPE_GUEST &&
+           !vmx_field_saved_eagerly(idx);
+}
+
+/* A guest-state field the lazy save has not written yet is filled in. */
+static void vmcs_sync_field(const struct vmx_vmcs *vmcs, int idx,
+                            uint32_t encoding)
+{
+    (void)encoding;
+    if (vmx_field_needs_sync(vmcs, idx)) {
+        /* The VMCS's contents are logically current: only the copy in
+         * f[] is late, so a const reader may complete it. */
+        vmx_vmcs_sync((struct vmx_vmcs *)vmcs);
+    }
+}
+
 unsigned vmx_vmcs_read(const struct vmx_vmcs *vmcs, uint32_t encoding,
                        uint64_t *val)
 {
@@ -97,6 +116,7 @@ unsigned vmx_vmcs_read(const struct vmx_vmcs *vmcs, uint32_t encoding,
     if (idx < 0) {
         return VMX_INSN_ERR_UNSUPPORTED_COMPONENT;
     }
+    vmcs_sync_field(vmcs, idx, encoding);
     if (encoding & VMX_ENC_HIGH) {
         *val = vmcs->f[idx] >> 32;
     } else {
@@ -119,10 +139,15 @@ unsigned vmx_vmcs_write(struct vmx_vmcs *vmcs, uint32_t encoding, uint64_t val)
     if (VMX_ENC_TYPE(encoding) == VMX_TYPE_EXIT_INFO) {
         return VMX_INSN_ERR_VMWRITE_READ_ONLY;
     }
+    vmcs_sync_field(vmcs, idx, encoding);
     if (encoding & VMX_ENC_HIGH) {
         vmcs->f[idx] = (vmcs->f[idx] & 0xffffffffull) | (val << 32);
     } else {
         vmcs->f[idx] = val & VMX_ENC_VALUE_MASK(encoding);
+    }
+    vmcs->checked = false;
+    if (VMX_ENC_TYPE(encoding) == VMX_TYPE_GUEST) {
+        vmcs->guest_dirty = true;
     }
     return 0;
 }
@@ -1181,10 +1206,30 @@ void vmx_print_tables(FILE *out)
 
 uint64_t vmx_vmcs_field(const struct vmx_vmcs *vmcs, enum vmcs_index idx)
 {
+    if (vmx_field_needs_sync(vmcs, idx)) {
+        vmx_vmcs_sync((struct vmx_vmcs *)vmcs);
+    }
     return vmcs->f[idx];
 }
 
+/* The VMM's common write: a canonical RIP keeps the checks' result. */
 void vmx_vmcs_set_guest_rip(struct vmx_vmcs *vmcs, uint64_t rip)
 {
+    if ((uint64_t)(((int64_t)rip << 16) >> 16) != rip) {
+        vmcs->checked = false;
+    }
     vmcs->f[VMCS_GUEST_RIP] = rip;
+}
+
+void vmx_vmcs_exit_info(const struct vmx_vmcs *vmcs, struct vmx_exit *out)
+{
+    out->reason = (uint32_t)vmcs->f[VMCS_EXIT_REASON];
+    out->insn_len = (uint32_t)vmcs->f[VMCS_EXIT_INSTRUCTION_LEN];
+    out->insn_info = (uint32_t)vmcs->f[VMCS_EXIT_INSTRUCTION_INFO];
+    out->intr_info = (uint32_t)vmcs->f[VMCS_EXIT_INTR_INFO];
+    out->intr_error = (uint32_t)vmcs->f[VMCS_EXIT_INTR_ERROR_CODE];
+    out->qualification = vmcs->f[VMCS_EXIT_QUALIFICATION];
+    out->guest_linear = vmcs->f[VMCS_GUEST_LINEAR_ADDRESS];
+    out->guest_physical = vmcs->f[VMCS_GUEST_PHYSICAL_ADDRESS];
+    out->guest_rip = vmcs->f[VMCS_GUEST_RIP];
 }

@@ -113,9 +113,41 @@ static void save_guest_state(struct cpu *cpu, struct vmx_vmcs *v)
     vmcs_set(v, VMCS_GUEST_ACTIVITY_STATE, cpu->halted ? 1 : 0);
 }
 
+/* The fields an exit saves at once; the rest waits for vmx_vmcs_sync(). */
+static void save_guest_state_eager(struct cpu *cpu, struct vmx_vmcs *v)
+{
+    vmcs_set(v, VMCS_GUEST_RIP, cpu->rip);
+    vmcs_set(v, VMCS_GUEST_RSP, cpu->gpr[CPU_RSP]);
+    vmcs_set(v, VMCS_GUEST_INTERRUPTIBILITY, cpu->intr_shadow ? 1 : 0);
+    vmcs_set(v, VMCS_GUEST_ACTIVITY_STATE, cpu->halted ? 1 : 0);
+    v->lazy_cpu = cpu;
+}
+
+void vmx_vmcs_sync(struct vmx_vmcs *v)
+{
+    struct cpu *cpu = v->lazy_cpu;
+    uint64_t keep[4] = {v->f[VMCS_GUEST_RIP], v->f[VMCS_GUEST_RSP],
+                        v->f[VMCS_GUEST_INTERRUPTIBILITY],
+                        v->f[VMCS_GUEST_ACTIVITY_STATE]};
+
+    if (cpu == NULL) {
+        return;
+    }
+    v->lazy_cpu = NULL;
+    save_guest_state(cpu, v);
+    /* The eager fields may have been written by the VMM since. */
+    v->f[VMCS_GUEST_RIP] = keep[0];
+    v->f[VMCS_GUEST_RSP] = keep[1];
+    v->f[VMCS_GUEST_INTERRUPTIBILITY] = keep[2];
+    v->f[VMCS_GUEST_ACTIVITY_STATE] = keep[3];
+}
+
 void cpu_vmx_save_guest_state(struct cpu *cpu, struct vmx_vmcs *vmcs)
 {
+    vmcs->lazy_cpu = NULL;
     save_guest_state(cpu, vmcs);
+    vmcs->checked = false;
+    vmcs->guest_dirty = true;
 }
 
 /* Saves the guest state and leaves non-root operation. */
@@ -123,13 +155,14 @@ void cpu_vmx_exit_complete(struct cpu *cpu)
 {
     struct vmx_vmcs *v = cpu->vmcs;
 
-    save_guest_state(cpu, v);
+    save_guest_state_eager(cpu, v);
     /* The valid bit of the entry interruption information is cleared by
      * every VM exit (SDM 3C "VM Exits"). */
     vmcs_set(v, VMCS_ENTRY_INTR_INFO,
              v->f[VMCS_ENTRY_INTR_INFO] & ~(uint64_t)VMX_INTR_VALID);
     cpu->nonroot = false;
     cpu->vmexit_pending = false;
+    v->guest_dirty = false;
 }
 
 /* Loads the guest-state area into the cpu (after the checks passed). */
@@ -197,6 +230,13 @@ static void load_controls(struct cpu *cpu, const struct vmx_vmcs *v)
     cpu->vmx_cr4_shadow = v->f[VMCS_CR4_READ_SHADOW];
     cpu->ept_on = (proc2 & VMX_PROC2_ENABLE_EPT) != 0;
     cpu->eptp = cpu->ept_on ? v->f[VMCS_EPT_POINTER] : 0;
+    /* Bitmaps outside RAM read as all ones (bitmap_bit). */
+    cpu->vmx_io_bitmap[0] =
+        cpu->ops->ram_page(cpu->opaque, v->f[VMCS_IO_BITMAP_A] & ~0xfffull);
+    cpu->vmx_io_bitmap[1] =
+        cpu->ops->ram_page(cpu->opaque, v->f[VMCS_IO_BITMAP_B] & ~0xfffull);
+    cpu->vmx_msr_bitmap =
+        cpu->ops->ram_page(cpu->opaque, v->f[VMCS_MSR_BITMAP] & ~0xfffull);
 }
 
 /*
@@ -235,6 +275,14 @@ enum cpu_vmentry_status cpu_vmentry(struct cpu *cpu, struct vmx_vmcs *v,
     unsigned err;
     bool flush;
 
+    if (v->checked && cpu->vmcs == v && !v->guest_dirty) {
+        /* Nothing but a canonical RIP changed since the last entry, and
+         * the cpu still holds the rest of the guest state. */
+        cpu->rip = v->f[VMCS_GUEST_RIP];
+        v->lazy_cpu = NULL;
+        goto entered;
+    }
+    vmx_vmcs_sync(v);
     err = vmx_check_controls(v, &w);
     if (err != 0) {
         vmcs_set(v, VMCS_VM_INSTRUCTION_ERROR, err);
@@ -270,7 +318,10 @@ enum cpu_vmentry_status cpu_vmentry(struct cpu *cpu, struct vmx_vmcs *v,
         cpu_tlb_flush(cpu);
     }
     v->launched = true;
+    v->checked = true;
+    v->guest_dirty = false;
     vmcs_set(v, VMCS_VM_INSTRUCTION_ERROR, 0);
+entered:
     cpu->nonroot = true;
     cpu->vmexit_pending = false;
     cpu->injecting = false;
@@ -293,8 +344,15 @@ enum cpu_stop_reason cpu_vmx_emulate_mmio(struct cpu *cpu)
     enum cpu_stop_reason r;
 
     g_assert(cpu->vmcs != NULL && !cpu->nonroot);
-    load_controls(cpu, cpu->vmcs);
-    load_guest_state(cpu, cpu->vmcs);
+    if (cpu->vmcs->guest_dirty || cpu->vmcs->lazy_cpu != cpu) {
+        vmx_vmcs_sync(cpu->vmcs);
+        load_controls(cpu, cpu->vmcs);
+        load_guest_state(cpu, cpu->vmcs);
+    } else {
+        /* The cpu holds the guest state; only RIP may have moved. */
+        cpu->rip = cpu->vmcs->f[VMCS_GUEST_RIP];
+        cpu->vmcs->lazy_cpu = NULL;
+    }
     cpu->nonroot = true;
     cpu->mmio_emulation = true;
     r = cpu_run(cpu, 1);
@@ -317,12 +375,10 @@ enum cpu_stop_reason cpu_vmx_emulate_mmio(struct cpu *cpu)
 
 /* ---- Conditional exits ---------------------------------------------------- */
 
-/* One bit of a bitmap page at machine-physical @page_mpa; a bitmap outside
- * RAM reads as all ones (every access exits). */
-static bool bitmap_bit(struct cpu *cpu, uint64_t page_mpa, unsigned bit)
+/* One bit of a bitmap page (host pointer cached at VM entry); a bitmap
+ * outside RAM reads as all ones (every access exits). */
+static bool bitmap_bit(const uint8_t *page, unsigned bit)
 {
-    uint8_t *page = cpu->ops->ram_page(cpu->opaque, page_mpa & ~0xfffull);
-
     if (page == NULL) {
         return true;
     }
@@ -340,7 +396,6 @@ enum cpu_status cpu_vmx_io(struct cpu *cpu, const struct cpu_insn *in,
                            uint16_t port, unsigned size, bool is_in,
                            bool string)
 {
-    const struct vmx_vmcs *v = cpu->vmcs;
     bool exits = false;
     uint64_t qual;
 
@@ -350,10 +405,8 @@ enum cpu_status cpu_vmx_io(struct cpu *cpu, const struct cpu_insn *in,
         }
         for (unsigned i = 0; i < size && !exits; i++) {
             unsigned p = (port + i) & 0xffff;
-            uint64_t bm = p < 0x8000 ? v->f[VMCS_IO_BITMAP_A]
-                                     : v->f[VMCS_IO_BITMAP_B];
 
-            exits = bitmap_bit(cpu, bm, p & 0x7fff);
+            exits = bitmap_bit(cpu->vmx_io_bitmap[p >= 0x8000], p & 0x7fff);
         }
     } else {
         exits = (cpu->vmx_proc & VMX_PROC_UNCOND_IO_EXITING) != 0;
@@ -412,7 +465,7 @@ enum cpu_status cpu_vmx_msr(struct cpu *cpu, const struct cpu_insn *in,
         }
         if (base != ~0u) {
             base += write ? 0x800 : 0;
-            exits = bitmap_bit(cpu, cpu->vmcs->f[VMCS_MSR_BITMAP],
+            exits = bitmap_bit(cpu->vmx_msr_bitmap,
                                base * 8 + (msr & 0x1fff));
         }
     }
@@ -453,6 +506,22 @@ enum cpu_status cpu_vmx_cr_write(struct cpu *cpu, const struct cpu_insn *in,
                               in->len);
         }
         *value = (*value & ~mask) | (cur & mask);
+        /* The fixed bits of VMX operation hold for the guest too: a write
+         * that breaks them is #GP(0) (SDM 3C "VMX Restrictions on
+         * Control Registers"). */
+        {
+            uint64_t fixed0 = 0, fixed1 = ~0ull;
+
+            vmx_capability_msr(cr == 0 ? VMX_MSR_CR0_FIXED0
+                                       : VMX_MSR_CR4_FIXED0,
+                               &fixed0);
+            vmx_capability_msr(cr == 0 ? VMX_MSR_CR0_FIXED1
+                                       : VMX_MSR_CR4_FIXED1,
+                               &fixed1);
+            if ((*value & fixed0) != fixed0 || (*value & ~fixed1) != 0) {
+                return cpu_raise_gp0(cpu);
+            }
+        }
         return CPU_OK;
     case 3:
         if (!(cpu->vmx_proc & VMX_PROC_CR3_LOAD_EXITING)) {

@@ -38,6 +38,11 @@ struct sim_vmm {
     uint64_t page_next, page_end; /* VMM pages in machine memory */
     uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap;
     bool entered;                 /* the guest is in non-root operation */
+    struct vmx_exit exit;         /* the exit being handled */
+    /* Device-model cycles of a trapped access, by bus region (placement). */
+    const struct bus_region *cost_region[16];
+    uint32_t cost_cycles[16];
+    unsigned ncost;
     uint64_t exits[SIM_NEXIT_REASONS];
     uint64_t exit_cycles[SIM_NEXIT_REASONS];
     char *stop_message;           /* why the VMM stopped the guest */

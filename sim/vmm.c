@@ -128,6 +128,20 @@ bool sim_vmm_init(struct sim_machine *m, GError **error)
         return false;
     }
     eptp = mmu_ept_builder_eptp(vmm->ept, false);
+    /* What a trapped access to each device region costs beyond the VMM. */
+    for (int s = 0; s < 2; s++) {
+        const struct bus_space *space = s == 0 ? m->io : m->mmio;
+
+        for (size_t i = 0; i < bus_region_count(space) &&
+                           vmm->ncost < G_N_ELEMENTS(vmm->cost_region);
+             i++) {
+            const struct bus_region *r = bus_region_at(space, i);
+
+            vmm->cost_region[vmm->ncost] = r;
+            vmm->cost_cycles[vmm->ncost++] =
+                (uint32_t)sim_device_cost(m, r->name, true);
+        }
+    }
 
     vmm->vmcs = vmx_vmcs_new();
     vmcs_put(m, VMCS_ENC_PIN_BASED_CTLS,
@@ -213,11 +227,12 @@ uint64_t sim_device_cost(const struct sim_machine *m, const char *name,
 
 /* ---- Exit handlers ------------------------------------------------------- */
 
+/* The VMM completed the exiting instruction: retire it, move past it. */
 static void skip_instruction(struct sim_machine *m)
 {
+    cpu_retire(m->cpu, 1);
     vmx_vmcs_set_guest_rip(m->vmm.vmcs,
-                           vmcs_get(m, VMCS_GUEST_RIP) +
-                               vmcs_get(m, VMCS_EXIT_INSTRUCTION_LEN));
+                           m->vmm.exit.guest_rip + m->vmm.exit.insn_len);
 }
 
 /* Queues an exception for delivery at the next VM entry. */
@@ -244,14 +259,27 @@ static enum vmexit_action vmm_stop(struct sim_machine *m, enum sim_stop *stop,
     return VMEXIT_TO_HOST;
 }
 
+/* The device-model cycles of a trapped access at @addr of @space. */
+static uint64_t region_cost(const struct sim_machine *m,
+                            const struct bus_space *space, uint64_t addr)
+{
+    uint64_t off;
+    const struct bus_region *r = bus_lookup(space, addr, &off);
+
+    for (unsigned i = 0; r != NULL && i < m->vmm.ncost; i++) {
+        if (m->vmm.cost_region[i] == r) {
+            return m->vmm.cost_cycles[i];
+        }
+    }
+    return 0;
+}
+
 /* Port accesses the guest makes, with the device cost of each. */
 static uint64_t port_in(struct sim_machine *m, uint16_t port, unsigned size)
 {
-    uint64_t off, v = 0;
-    const struct bus_region *r = bus_lookup(m->io, port, &off);
+    uint64_t v = 0;
 
-    charge(m, SIM_BUCKET_DEVICE_MODEL,
-           sim_device_cost(m, r != NULL ? r->name : NULL, true));
+    charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->io, port));
     bus_read(m->io, port, size, &v);
     return v;
 }
@@ -259,11 +287,7 @@ static uint64_t port_in(struct sim_machine *m, uint16_t port, unsigned size)
 static void port_out(struct sim_machine *m, uint16_t port, unsigned size,
                      uint64_t v)
 {
-    uint64_t off;
-    const struct bus_region *r = bus_lookup(m->io, port, &off);
-
-    charge(m, SIM_BUCKET_DEVICE_MODEL,
-           sim_device_cost(m, r != NULL ? r->name : NULL, true));
+    charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->io, port));
     bus_write(m->io, port, size, v);
 }
 
@@ -282,12 +306,12 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
     unsigned size = (unsigned)(qual & 7) + 1;
     bool in = qual & VMX_IOQ_IN, rep = qual & VMX_IOQ_REP;
     uint16_t port = (uint16_t)(qual >> VMX_IOQ_PORT_SHIFT);
-    uint64_t info = vmcs_get(m, VMCS_EXIT_INSTRUCTION_INFO);
+    uint64_t info = m->vmm.exit.insn_info;
     uint64_t amask = ((info >> 7) & 7) == 2 ? ~UINT64_C(0) : 0xffffffffu;
     int64_t step = (vmcs_get(m, VMCS_GUEST_RFLAGS) & CPU_FLAG_DF)
                        ? -(int64_t)size
                        : (int64_t)size;
-    uint64_t la = vmcs_get(m, VMCS_GUEST_LINEAR_ADDRESS);
+    uint64_t la = m->vmm.exit.guest_linear;
     enum cpu_gpr idx = in ? CPU_RDI : CPU_RSI;
     uint64_t count = rep ? cpu_gpr(cpu, CPU_RCX) & amask : 1;
 
@@ -338,7 +362,7 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
 static enum vmexit_action vmm_exit_io(struct sim_machine *m,
                                       enum sim_stop *stop)
 {
-    uint64_t qual = vmcs_get(m, VMCS_EXIT_QUALIFICATION);
+    uint64_t qual = m->vmm.exit.qualification;
     unsigned size = (unsigned)(qual & 7) + 1;
     uint16_t port = (uint16_t)(qual >> VMX_IOQ_PORT_SHIFT);
     uint64_t rax = cpu_gpr(m->cpu, CPU_RAX);
@@ -381,9 +405,7 @@ static enum vmexit_action vmm_exit_io(struct sim_machine *m,
 static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
                                                  enum sim_stop *stop)
 {
-    uint64_t gpa = vmcs_get(m, VMCS_GUEST_PHYSICAL_ADDRESS);
-    uint64_t off;
-    const struct bus_region *r;
+    uint64_t gpa = m->vmm.exit.guest_physical;
     enum cpu_stop_reason why;
 
     if (gpa < m->ram_size) {
@@ -391,14 +413,11 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
                         g_strdup_printf("EPT violation at guest-physical "
                                         "0x%" PRIx64 ", which is RAM "
                                         "(qualification 0x%" PRIx64 ")",
-                                        gpa,
-                                        vmcs_get(m, VMCS_EXIT_QUALIFICATION)));
+                                        gpa, m->vmm.exit.qualification));
     }
-    r = bus_lookup(m->mmio, gpa, &off);
     charge(m, SIM_BUCKET_VMM,
            vmx_cost(m, SIM_VMX_IO) + vmx_cost(m, SIM_VMX_MMIO_EMULATE));
-    charge(m, SIM_BUCKET_DEVICE_MODEL,
-           sim_device_cost(m, r != NULL ? r->name : NULL, true));
+    charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->mmio, gpa));
     why = cpu_vmx_emulate_mmio(m->cpu);
     if (why == CPU_STOP_VMEXIT) {
         return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
@@ -423,7 +442,7 @@ static enum vmexit_action vmm_exit_ept_misconfig(struct sim_machine *m,
     return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
                     g_strdup_printf("EPT misconfiguration at guest-physical "
                                     "0x%" PRIx64,
-                                    vmcs_get(m, VMCS_GUEST_PHYSICAL_ADDRESS)));
+                                    m->vmm.exit.guest_physical));
 }
 
 /* Exit 10: CPUID, answered from the CPU model with the hypervisor bit
@@ -506,7 +525,7 @@ static enum vmexit_action vmm_exit_triple_fault(struct sim_machine *m,
     return vmm_stop(m, stop, SIM_STOP_TRIPLE_FAULT,
                     g_strdup_printf("guest triple fault (VM exit 2) at rip "
                                     "0x%" PRIx64,
-                                    vmcs_get(m, VMCS_GUEST_RIP)));
+                                    m->vmm.exit.guest_rip));
 }
 
 /*
@@ -586,7 +605,8 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                 return false;
             }
         }
-        reason = (unsigned)vmcs_get(m, VMCS_EXIT_REASON) & 0xffff;
+        vmx_vmcs_exit_info(vmm->vmcs, &vmm->exit);
+        reason = vmm->exit.reason & 0xffff;
         c0 = m->buckets[SIM_BUCKET_VMM] + m->buckets[SIM_BUCKET_DEVICE_MODEL];
         charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_EXIT_ENTRY));
         if (reason >= SIM_NEXIT_REASONS || vmexit_handlers[reason] == NULL) {
@@ -594,8 +614,8 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                      g_strdup_printf("unhandled VM exit %u (%s) at rip "
                                      "0x%" PRIx64 ", qualification 0x%" PRIx64,
                                      reason, vmx_exit_reason_name(reason),
-                                     vmcs_get(m, VMCS_GUEST_RIP),
-                                     vmcs_get(m, VMCS_EXIT_QUALIFICATION)));
+                                     vmm->exit.guest_rip,
+                                     vmm->exit.qualification));
             return false;
         }
         act = vmexit_handlers[reason](m, stop);
