@@ -64,6 +64,9 @@ struct cpu_insn {
  * stack address raises #SS(0) instead of #GP(0) (SDM 3A §6.15). */
 #define CPU_OPK_SS 8
 
+/* cpu->exc_type of an external interrupt (its VMX type, 0, is taken). */
+#define CPU_EXC_TYPE_EXTERNAL 0x80
+
 #define CPU_REG_NONE 16
 #define CPU_SEGBASE_NONE 0
 #define CPU_SEGBASE_FS 1
@@ -202,7 +205,8 @@ struct cpu {
     int64_t exc_error;
     bool exc_is_trap;           /* RIP already past the instruction */
     bool exc_noncanonical;      /* the #GP(0) is for a non-canonical address */
-    uint8_t exc_type;           /* 0, or the VMX event type of INT n/INT3 */
+    uint8_t exc_type;           /* 0, or the VMX event type of INT n/INT3,
+                                 * or CPU_EXC_TYPE_EXTERNAL */
     bool injecting;             /* an event injected at VM entry is pending */
     bool exception_exit;
     bool halted;                /* set by HLT for the run loop */
@@ -231,6 +235,9 @@ struct cpu {
     bool walk_la_valid;
     uint64_t exc_cr2;           /* CR2 for a pending #PF (set on delivery) */
     unsigned intr_shadow;       /* instructions left under STI/MOV SS */
+    uint64_t deadline;          /* cpu_set_deadline(), in cycles */
+    uint64_t irq_pending[4];    /* external interrupt vectors, a bitmap */
+    uint32_t tsc_num, tsc_den;  /* TSC rate relative to the core clock */
 
     /* Model features (CPUID). */
     bool feat_lzcnt, feat_bmi1, feat_popcnt;
@@ -508,27 +515,6 @@ enum cpu_status cpu_sys_read(struct cpu *cpu, uint64_t la, unsigned size,
 enum cpu_status cpu_sys_write(struct cpu *cpu, uint64_t la, unsigned size,
                               uint64_t val);
 
-/* ---- Stack -------------------------------------------------------------- */
-
-static inline enum cpu_status cpu_push(struct cpu *cpu, unsigned size,
-                                       uint64_t v)
-{
-    uint64_t rsp = cpu->gpr[CPU_RSP] - size;
-    enum cpu_status st = cpu_mem_write(cpu, rsp, size, v);
-
-    if (SIM_LIKELY(st == CPU_OK)) {
-        cpu->gpr[CPU_RSP] = rsp;
-    }
-    return st;
-}
-
-/* Reads the top of stack without popping (the caller adjusts RSP). */
-static inline enum cpu_status cpu_peek(struct cpu *cpu, unsigned size,
-                                       uint64_t off, uint64_t *v)
-{
-    return cpu_mem_read(cpu, cpu->gpr[CPU_RSP] + off, size, v);
-}
-
 /* ---- Exceptions --------------------------------------------------------- */
 
 /* Records a fault to deliver; @error < 0 means no error code. */
@@ -551,6 +537,44 @@ static inline enum cpu_status cpu_raise_gp0(struct cpu *cpu)
 static inline enum cpu_status cpu_raise_ud(struct cpu *cpu)
 {
     return cpu_raise(cpu, CPU_EXC_UD, -1);
+}
+
+/* ---- Stack -------------------------------------------------------------- */
+
+/* A stack access whose first or last byte is not canonical is #SS(0)
+ * (SDM 3A §6.15, interrupt 12). */
+static inline bool cpu_stack_canonical(uint64_t la, unsigned size)
+{
+    return mmu_canonical(la) && mmu_canonical(la + size - 1);
+}
+
+static inline enum cpu_status cpu_push(struct cpu *cpu, unsigned size,
+                                       uint64_t v)
+{
+    uint64_t rsp = cpu->gpr[CPU_RSP] - size;
+    enum cpu_status st;
+
+    if (SIM_UNLIKELY(!cpu_stack_canonical(rsp, size))) {
+        return cpu_raise(cpu, CPU_EXC_SS, 0);
+    }
+    st = cpu_mem_write(cpu, rsp, size, v);
+
+    if (SIM_LIKELY(st == CPU_OK)) {
+        cpu->gpr[CPU_RSP] = rsp;
+    }
+    return st;
+}
+
+/* Reads the top of stack without popping (the caller adjusts RSP). */
+static inline enum cpu_status cpu_peek(struct cpu *cpu, unsigned size,
+                                       uint64_t off, uint64_t *v)
+{
+    uint64_t la = cpu->gpr[CPU_RSP] + off;
+
+    if (SIM_UNLIKELY(!cpu_stack_canonical(la, size))) {
+        return cpu_raise(cpu, CPU_EXC_SS, 0);
+    }
+    return cpu_mem_read(cpu, la, size, v);
 }
 
 /* RIP of the instruction after @in (for calls, traps, syscall). */
@@ -630,8 +654,9 @@ bool cpu_vmx_exception_exits(const struct cpu *cpu, unsigned vector,
 /* Records an exception exit (reason 0) for the pending exception. */
 enum cpu_status cpu_vmx_exception_exit(struct cpu *cpu, unsigned insn_len);
 /* Records IDT-vectoring information for an exit during event delivery. */
+/* @type: the event's cpu->exc_type (0 for a hardware exception). */
 void cpu_vmx_set_idt_vectoring(struct cpu *cpu, unsigned vector,
-                               int64_t error, bool software);
+                               int64_t error, unsigned type);
 /* Saves the guest state to the VMCS and leaves non-root operation. */
 void cpu_vmx_exit_complete(struct cpu *cpu);
 /* Guest-physical to machine-physical through EPT (identity without). */

@@ -57,6 +57,8 @@ struct cpu *cpu_new(const struct cpu_env_ops *ops, void *opaque)
     cpu->apic_base = 0xfee00000 | (1u << 8) | (1u << 11);
     cpu->cr0 = CPU_CR0_ET | CPU_CR0_CD | CPU_CR0_NW;
     cpu->rip = 0xfff0;
+    cpu->deadline = UINT64_MAX;
+    cpu->tsc_num = cpu->tsc_den = 1;
     return cpu;
 }
 
@@ -178,6 +180,50 @@ void cpu_set_cpl(struct cpu *cpu, unsigned cpl)
         cpu->tlb = cpu->tlb_sets[cpl == 3];
         cpu->code_gen++;
     }
+}
+
+void cpu_set_deadline(struct cpu *cpu, uint64_t cycles)
+{
+    cpu->deadline = cycles;
+}
+
+void cpu_set_tsc_rate(struct cpu *cpu, uint32_t num, uint32_t den)
+{
+    g_assert(num != 0 && den != 0);
+    cpu->tsc_num = num;
+    cpu->tsc_den = den;
+}
+
+void cpu_raise_interrupt(struct cpu *cpu, unsigned vector)
+{
+    g_assert(vector >= 16 && vector < 256);
+    cpu->irq_pending[vector / 64] |= 1ull << (vector % 64);
+    cpu->attention = 1;
+}
+
+bool cpu_interrupt_pending(const struct cpu *cpu)
+{
+    return (cpu->irq_pending[0] | cpu->irq_pending[1] |
+            cpu->irq_pending[2] | cpu->irq_pending[3]) != 0;
+}
+
+/* Takes the highest pending vector off the line. */
+static unsigned irq_take(struct cpu *cpu)
+{
+    for (int w = 3; w >= 0; w--) {
+        if (cpu->irq_pending[w] != 0) {
+            unsigned bit = 63 - (unsigned)__builtin_clzll(cpu->irq_pending[w]);
+
+            cpu->irq_pending[w] &= ~(1ull << bit);
+            return (unsigned)w * 64 + bit;
+        }
+    }
+    return 0;
+}
+
+unsigned cpu_interrupt_ack(struct cpu *cpu)
+{
+    return irq_take(cpu);
 }
 
 void cpu_request_stop(struct cpu *cpu)
@@ -697,6 +743,56 @@ static bool handle_status(struct cpu *cpu, struct cpu_block *b, unsigned i,
 }
 
 /*
+ * A pending external interrupt at an instruction boundary: a VM exit under
+ * "external-interrupt exiting" (SDM 3C "VM Exits Caused by External
+ * Interrupts"), else delivery through the IDT once RFLAGS.IF = 1 and no
+ * STI/MOV-SS blocking holds (SDM 3A §6.8.1).  It stays pending otherwise:
+ * STI, POPF and IRETQ set attention again.
+ * Returns: false when the loop must stop with *reason.
+ */
+static bool attend_interrupt(struct cpu *cpu, enum cpu_stop_reason *reason)
+{
+    unsigned vector;
+    uint64_t rip = cpu->rip;
+
+    if (cpu->nonroot && (cpu->vmx_pin & VMX_PIN_EXT_INTR_EXITING)) {
+        uint64_t info = 0;
+
+        if (cpu->vmcs->f[VMCS_EXIT_CTLS] & VMX_EXIT_CTL_ACK_INTR_ON_EXIT) {
+            info = irq_take(cpu) |
+                   (VMX_INTR_TYPE_EXT_INTR << VMX_INTR_TYPE_SHIFT) |
+                   VMX_INTR_VALID;
+        }
+        cpu_vmexit(cpu, VMX_EXIT_EXTERNAL_INTERRUPT, 0, 0);
+        vmcs_set(cpu->vmcs, VMCS_EXIT_INTR_INFO, info);
+        cpu_vmx_exit_complete(cpu);
+        *reason = CPU_STOP_VMEXIT;
+        return false;
+    }
+    if (!(cpu->rflags & CPU_FLAG_IF) || cpu->intr_shadow != 0) {
+        return true;
+    }
+    vector = irq_take(cpu);
+    cpu->halted = false;
+    cpu->exc_vector = vector;
+    cpu->exc_error = -1;
+    cpu->exc_is_trap = false;
+    cpu->exc_type = CPU_EXC_TYPE_EXTERNAL;
+    cpu->stats.exceptions++;
+    switch (exception_deliver(cpu, rip)) {
+    case DELIVERED:
+        return true;
+    case SHUT_DOWN:
+        *reason = CPU_STOP_TRIPLE_FAULT;
+        return false;
+    default:
+        cpu_vmx_exit_complete(cpu);
+        *reason = CPU_STOP_VMEXIT;
+        return false;
+    }
+}
+
+/*
  * What the loop checks between blocks when cpu->attention is set: killed
  * blocks to free, a stop request, and in non-root operation an event
  * injected at VM entry and an open interrupt window (SDM 3C
@@ -714,6 +810,10 @@ static bool attend(struct cpu *cpu, struct cpu_block **prev,
     if (cpu->stop_requested) {
         cpu->stop_requested = 0;
         *reason = CPU_STOP_REQUEST;
+        return false;
+    }
+    if (cpu_interrupt_pending(cpu) &&
+        !attend_interrupt(cpu, reason)) {
         return false;
     }
     if (!cpu->nonroot) {
@@ -763,6 +863,9 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
         left = limit - cpu->icount;
         if (SIM_UNLIKELY((int64_t)left <= 0)) {
             return CPU_STOP_BUDGET;
+        }
+        if (SIM_UNLIKELY(cpu->cycles >= cpu->deadline)) {
+            return CPU_STOP_DEADLINE;
         }
         if (prev != NULL && prev->chain_gen == cpu->code_gen) {
             if (prev->succ_rip[0] == cpu->rip) {

@@ -114,6 +114,7 @@ enum cpu_stop_reason {
     CPU_STOP_TRIPLE_FAULT, /* shutdown: see cpu_stop_detail() */
     CPU_STOP_EXCEPTION,    /* exception exit mode: see cpu_last_exception */
     CPU_STOP_VMEXIT,       /* a VM exit: the reason is in the VMCS */
+    CPU_STOP_DEADLINE,     /* the cycle deadline (cpu_set_deadline) passed */
 };
 
 /*
@@ -174,6 +175,35 @@ uint64_t cpu_cr(const struct cpu *cpu, unsigned n);
  * Returns: why it stopped.
  */
 enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns);
+
+/*
+ * Makes cpu_run() return CPU_STOP_DEADLINE at the first block boundary
+ * where the cycle count has reached @cycles (UINT64_MAX: none): how the
+ * machine runs a vCPU only up to its next scheduled event.
+ */
+void cpu_set_deadline(struct cpu *cpu, uint64_t cycles);
+
+/*
+ * Raises external interrupt @vector (16..255) on the CPU's interrupt line
+ * (a simplified local APIC: pending vectors are taken highest first, with
+ * no EOI).  At the next instruction boundary where RFLAGS.IF = 1 and no
+ * STI/MOV-SS blocking holds it is delivered through the IDT, waking a
+ * halted CPU; in VMX non-root operation with "external-interrupt exiting"
+ * it causes VM exit 1 instead (acknowledged: the vector is in the exit
+ * interruption information when "acknowledge interrupt on exit" is set).
+ */
+void cpu_raise_interrupt(struct cpu *cpu, unsigned vector);
+/* True if an external interrupt is pending. */
+bool cpu_interrupt_pending(const struct cpu *cpu);
+/* Acknowledges the highest pending interrupt (a VMM taking it while the
+ * guest is not running).  Returns: its vector, or 0 if none. */
+unsigned cpu_interrupt_ack(struct cpu *cpu);
+
+/*
+ * The TSC counts @num/@den of the core cycles (machine.tsc_mhz over the
+ * profile's frequency); RDTSC and IA32_TSC use it.
+ */
+void cpu_set_tsc_rate(struct cpu *cpu, uint32_t num, uint32_t den);
 
 /*
  * Asks a running cpu_run() to return CPU_STOP_REQUEST at the next block

@@ -600,8 +600,11 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
             continue;
         }
         has_mem |= i < dc.d.operand_count_visible;
-        /* Hidden operands cover PUSH/POP/CALL/RET/ENTER/LEAVE. */
-        if (op->mem.segment == ZYDIS_REGISTER_SS) {
+        /* An explicit operand based on RSP/RBP is a stack reference; the
+         * hidden stack operands of PUSH/POP/CALL/RET check their own
+         * addresses (cpu_push, cpu_peek). */
+        if (i < dc.d.operand_count_visible &&
+            op->mem.segment == ZYDIS_REGISTER_SS) {
             in->opk |= CPU_OPK_SS;
         }
     }

@@ -534,8 +534,16 @@ static enum cpu_status shift_do(struct cpu *cpu, const struct cpu_insn *in,
     enum cpu_status st;
 
     st = op0_read(cpu, in, size, &a, &la);
-    if (st != CPU_OK || cnt == 0) {
+    if (st != CPU_OK) {
         return st;
+    }
+    if (cnt == 0) {
+        /* No flags change, but a 32-bit register destination is still
+         * written, so its upper half is cleared (SDM 1 §3.4.1.1). */
+        if (size == 4 && !(in->opk & CPU_OPK_M0)) {
+            cpu_reg_write(cpu, in->r, 4, a);
+        }
+        return CPU_OK;
     }
     switch (op) {
     case CPU_SH_ROL:
@@ -1044,11 +1052,19 @@ enum cpu_status cpu_op_xadd(struct cpu *cpu, const struct cpu_insn *in)
         return st;
     }
     r = (a + b) & cpu_size_mask(size);
-    st = op0_write(cpu, in, size, r, la);
-    if (st != CPU_OK) {
-        return st;
+    /* SDM 2B XADD: SRC = DEST, then DEST = sum: with one register for
+     * both, the sum wins.  A memory destination is written first so a
+     * fault changes nothing. */
+    if (in->opk & CPU_OPK_M0) {
+        st = cpu_mem_write(cpu, la, size, r);
+        if (st != CPU_OK) {
+            return st;
+        }
+        cpu_reg_write(cpu, in->rm, size, a);
+    } else {
+        cpu_reg_write(cpu, in->rm, size, a);
+        cpu_reg_write(cpu, in->r, size, r);
     }
-    cpu_reg_write(cpu, in->rm, size, a);
     cpu_lf_set(cpu, CPU_LF_ADD, size, a, b, r);
     return CPU_OK;
 }

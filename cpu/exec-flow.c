@@ -385,9 +385,12 @@ enum cpu_status cpu_op_enter(struct cpu *cpu, const struct cpu_insn *in)
 enum cpu_status cpu_op_leave(struct cpu *cpu, const struct cpu_insn *in)
 {
     uint64_t v;
-    enum cpu_status st =
-        cpu_mem_read(cpu, cpu->gpr[CPU_RBP], in->opsize, &v);
+    enum cpu_status st;
 
+    if (!cpu_stack_canonical(cpu->gpr[CPU_RBP], in->opsize)) {
+        return cpu_raise(cpu, CPU_EXC_SS, 0);
+    }
+    st = cpu_mem_read(cpu, cpu->gpr[CPU_RBP], in->opsize, &v);
     if (st != CPU_OK) {
         return st;
     }

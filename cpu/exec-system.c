@@ -1062,7 +1062,10 @@ static bool msr_write(struct cpu *cpu, uint32_t msr, uint64_t v)
 {
     switch (msr) {
     case MSR_TSC:
-        cpu->tsc_offset = (int64_t)(v - cpu->cycles);
+        cpu->tsc_offset = (int64_t)(v - (uint64_t)((unsigned __int128)
+                                                   cpu->cycles *
+                                                   cpu->tsc_num /
+                                                   cpu->tsc_den));
         return true;
     case MSR_APIC_BASE:
         /* Bits 8 (BSP), 10 (x2APIC), 11 (enable), 12..45 base. */

@@ -380,6 +380,12 @@ static enum cpu_status access_slow(struct cpu *cpu, uint64_t la,
     if (SIM_LIKELY(first >= size)) {
         return access_page(cpu, la, size, val, write, user);
     }
+    /* Canonicality is checked for the whole access before any paging. */
+    if (!mmu_canonical(la) || !mmu_canonical(la + size - 1)) {
+        cpu_raise_gp0(cpu);
+        cpu->exc_noncanonical = true;
+        return CPU_FAULT;
+    }
     if (write) {
         struct xlate x;
 

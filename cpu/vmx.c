@@ -259,7 +259,8 @@ static void inject_event(struct cpu *cpu, const struct vmx_vmcs *v)
                          : -1;
     cpu->exc_is_trap = software;
     cpu->exc_noncanonical = false;
-    cpu->exc_type = (uint8_t)type;
+    cpu->exc_type = type == VMX_INTR_TYPE_EXT_INTR ? CPU_EXC_TYPE_EXTERNAL
+                                                   : (uint8_t)type;
     if (software) {
         cpu->rip += v->f[VMCS_ENTRY_INSTRUCTION_LEN];
     }
@@ -620,11 +621,11 @@ enum cpu_status cpu_vmx_exception_exit(struct cpu *cpu, unsigned insn_len)
 /* An exit while delivering an event records that event (SDM 3C
  * "Information for VM Exits During Event Delivery"). */
 void cpu_vmx_set_idt_vectoring(struct cpu *cpu, unsigned vector,
-                               int64_t error, bool software)
+                               int64_t error, unsigned software)
 {
-    uint64_t type = cpu->exc_type != 0 ? cpu->exc_type
-                    : software         ? VMX_INTR_TYPE_SW_INTR
-                                       : VMX_INTR_TYPE_HW_EXCEPTION;
+    uint64_t type = software == CPU_EXC_TYPE_EXTERNAL ? VMX_INTR_TYPE_EXT_INTR
+                    : software != 0               ? software
+                                                  : VMX_INTR_TYPE_HW_EXCEPTION;
     uint64_t info = vector | (type << VMX_INTR_TYPE_SHIFT) | VMX_INTR_VALID;
 
     if (error >= 0) {
@@ -636,7 +637,9 @@ void cpu_vmx_set_idt_vectoring(struct cpu *cpu, unsigned vector,
 
 uint64_t cpu_tsc(const struct cpu *cpu)
 {
-    uint64_t t = cpu->cycles + (uint64_t)cpu->tsc_offset;
+    uint64_t t = (uint64_t)((unsigned __int128)cpu->cycles * cpu->tsc_num /
+                            cpu->tsc_den) +
+                 (uint64_t)cpu->tsc_offset;
 
     if (cpu->nonroot && (cpu->vmx_proc & VMX_PROC_USE_TSC_OFFSETTING)) {
         t += cpu->vmcs->f[VMCS_TSC_OFFSET];

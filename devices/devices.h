@@ -22,6 +22,7 @@ struct sim_machine;
 #define DEV_DEBUGCON_PORT 0xE9
 #define DEV_EXITPORT_PORT 0xF4
 #define DEV_POSTCODE_PORT 0x80
+#define DEV_TIMER_PORT 0x440
 /* The MMIO register file: right above the largest guest RAM (16 GiB). */
 #define DEV_REGFILE_BASE UINT64_C(0x400000000)
 

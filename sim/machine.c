@@ -36,6 +36,7 @@ static const struct {
     {"debugcon", {.id = "debugcon", .io_base = DEV_DEBUGCON_PORT}},
     {"exitport", {.id = "exitport", .io_base = DEV_EXITPORT_PORT}},
     {"postcode", {.id = "postcode", .io_base = DEV_POSTCODE_PORT}},
+    {"timer", {.id = "timer", .io_base = DEV_TIMER_PORT}},
     {"regfile", {.id = "regfile", .io_base = DEV_REGFILE_BASE}},
 };
 
@@ -218,6 +219,7 @@ void sim_machine_free(struct sim_machine *m)
     if (m->mem != NULL) {
         munmap(m->mem, m->mem_size);
     }
+    sim_sched_free(m);
     sim_elf_image_clear(&m->image);
     g_string_free(m->console, TRUE);
     sim_config_free(m->cfg);
@@ -257,6 +259,21 @@ void sim_machine_exit(struct sim_machine *m, uint32_t status)
 {
     m->exited = true;
     m->exit_status = status;
+}
+
+uint64_t sim_machine_now(const struct sim_machine *m)
+{
+    return cpu_cycles(m->cpu);
+}
+
+uint64_t sim_machine_us_to_cycles(const struct sim_machine *m, uint64_t us)
+{
+    return us * m->cfg->profile.freq_mhz;
+}
+
+void sim_machine_raise_irq(struct sim_machine *m, unsigned vector)
+{
+    cpu_raise_interrupt(m->cpu, vector);
 }
 
 /* ---- Accessors ---- */

@@ -73,6 +73,37 @@ static bool run_check(struct sim_machine *m, uint64_t *budget,
     return false;
 }
 
+/*
+ * The vCPU is halted: it can wake only through an interrupt.  Time moves
+ * on to the next event, charged to the idle bucket.
+ * Returns: false with *stop when nothing can ever wake it (no event, or
+ * interrupts disabled: NMIs are not modelled).
+ */
+static bool run_idle(struct sim_machine *m, enum sim_stop *stop)
+{
+    uint64_t now = cpu_cycles(m->cpu);
+    uint64_t next = sim_sched_next(m);
+    bool can_take = m->cfg->mode == SIM_MODE_HVM
+                        ? sim_vmm_guest_can_wake(m)
+                        : (cpu_rflags(m->cpu) & CPU_FLAG_IF) != 0;
+
+    if (can_take && (cpu_interrupt_pending(m->cpu) ||
+                     (m->cfg->mode == SIM_MODE_HVM &&
+                      sim_vmm_virq_pending(m)))) {
+        m->halted = false;
+        return true;
+    }
+    if (!can_take || next == UINT64_MAX) {
+        *stop = SIM_STOP_HALTED;
+        return false;
+    }
+    if (next > now) {
+        m->buckets[SIM_BUCKET_IDLE] += next - now;
+        cpu_add_cycles(m->cpu, next - now);
+    }
+    return true;
+}
+
 enum sim_stop sim_machine_run(struct sim_machine *m)
 {
     enum sim_stop stop;
@@ -85,6 +116,15 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
         if (run_check(m, &budget, &stop)) {
             break;
         }
+        sim_sched_run_due(m, cpu_cycles(m->cpu));
+        if (m->halted) {
+            if (!run_idle(m, &stop)) {
+                break;
+            }
+            continue;
+        }
+        /* Run up to the next event, at most a slice. */
+        cpu_set_deadline(m->cpu, sim_sched_next(m));
         t0 = run_now_ns();
         if (m->cfg->mode == SIM_MODE_HVM) {
             bool more = sim_vmm_run_slice(m, budget, &stop);
@@ -98,9 +138,7 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
         why = cpu_run(m->cpu, budget);
         m->host_ns += run_now_ns() - t0;
         if (why == CPU_STOP_HALT) {
-            /* No interrupt sources exist yet: nothing can wake it. */
-            stop = SIM_STOP_HALTED;
-            break;
+            m->halted = true;
         } else if (why == CPU_STOP_TRIPLE_FAULT) {
             stop = SIM_STOP_TRIPLE_FAULT;
             break;
@@ -110,7 +148,7 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
         } else if (why == CPU_STOP_REQUEST) {
             m->stop_requested = 1;
         }
-        /* CPU_STOP_BUDGET, CPU_STOP_ENV: run_check() says what next. */
+        /* CPU_STOP_BUDGET, _DEADLINE, _ENV: run_check() says what next. */
     }
     m->last_stop = stop;
     m->has_stopped = true;
@@ -174,7 +212,7 @@ char *sim_machine_stop_message(const struct sim_machine *m)
     case SIM_STOP_HALTED:
         return g_strdup_printf(
             "guest halted with interrupts %s at rip 0x%" PRIx64
-            " and no pending events (no interrupt sources exist yet)",
+            " and no scheduled event that could wake it",
             (cpu_rflags(m->cpu) & CPU_FLAG_IF) ? "enabled" : "disabled",
             cpu_rip(m->cpu));
     case SIM_STOP_VMM_ERROR:

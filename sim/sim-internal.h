@@ -39,6 +39,7 @@ struct sim_vmm {
     uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap;
     bool entered;                 /* the guest is in non-root operation */
     struct vmx_exit exit;         /* the exit being handled */
+    uint64_t virq[4];             /* virtual interrupts for the guest */
     /* Device-model cycles of a trapped access, by bus region (placement). */
     const struct bus_region *cost_region[16];
     uint32_t cost_cycles[16];
@@ -84,8 +85,16 @@ struct sim_machine {
     uint64_t host_ns;
 
     struct sim_vmm vmm;                  /* hvm only */
+    GArray *sched;                       /* struct sim_event heap */
+    uint64_t sched_seq;
+    bool halted;                         /* the vCPU waits for an interrupt */
     uint64_t buckets[SIM_NBUCKETS];      /* cycles other than the guest's */
 };
+
+/* sim/sched.c */
+uint64_t sim_sched_next(const struct sim_machine *m); /* UINT64_MAX: none */
+void sim_sched_run_due(struct sim_machine *m, uint64_t now);
+void sim_sched_free(struct sim_machine *m);
 
 /* sim/vmm.c */
 bool sim_vmm_init(struct sim_machine *m, GError **error);
@@ -97,6 +106,10 @@ void sim_vmm_destroy(struct sim_machine *m);
  */
 bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                        enum sim_stop *stop);
+/* Halted guest: could an interrupt be delivered (guest RFLAGS.IF)?  Does
+ * the VMM hold a virtual interrupt for it? */
+bool sim_vmm_guest_can_wake(struct sim_machine *m);
+bool sim_vmm_virq_pending(const struct sim_machine *m);
 /* Device-model cycles for an access to region @name (placement costs). */
 uint64_t sim_device_cost(const struct sim_machine *m, const char *name,
                          bool trapped);

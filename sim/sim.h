@@ -248,6 +248,20 @@ void sim_machine_console_write(struct sim_machine *m, const void *buf,
 /* Records the guest's exit status and stops the CPU after the access. */
 void sim_machine_exit(struct sim_machine *m, uint32_t status);
 
+/*
+ * Virtual time, for devices.  Times are cycles of the simulated core;
+ * sim_machine_us_to_cycles() converts at the profile's frequency.
+ */
+typedef void sim_event_fn(struct sim_machine *m, void *opaque);
+uint64_t sim_machine_now(const struct sim_machine *m);
+uint64_t sim_machine_us_to_cycles(const struct sim_machine *m, uint64_t us);
+/* Calls @fn(@m, @opaque) at cycle @when.  Returns: an id for unscheduling. */
+uint64_t sim_machine_schedule(struct sim_machine *m, uint64_t when,
+                              sim_event_fn *fn, void *opaque);
+bool sim_machine_unschedule(struct sim_machine *m, uint64_t id);
+/* Raises external interrupt @vector (16..255) at the vCPU. */
+void sim_machine_raise_irq(struct sim_machine *m, unsigned vector);
+
 /* ---- Accessors ---- */
 struct cpu *sim_machine_cpu(struct sim_machine *m);
 const struct sim_config *sim_machine_config(const struct sim_machine *m);

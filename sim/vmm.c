@@ -33,6 +33,7 @@
 enum vmexit_action {
     VMEXIT_RESUME,
     VMEXIT_TO_HOST,
+    VMEXIT_IDLE, /* the guest halted: the machine idles to its next event */
 };
 
 typedef enum vmexit_action vmexit_handler_fn(struct sim_machine *m,
@@ -144,8 +145,11 @@ bool sim_vmm_init(struct sim_machine *m, GError **error)
     }
 
     vmm->vmcs = vmx_vmcs_new();
+    /* Host interrupts (the timer) exit and are acknowledged on exit; the
+     * VMM turns them into virtual interrupts for the guest. */
     vmcs_put(m, VMCS_ENC_PIN_BASED_CTLS,
-             vmm_control(VMX_MSR_TRUE_PINBASED_CTLS, 0));
+             vmm_control(VMX_MSR_TRUE_PINBASED_CTLS,
+                         VMX_PIN_EXT_INTR_EXITING));
     vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS,
              vmm_control(VMX_MSR_TRUE_PROCBASED_CTLS,
                          VMX_PROC_HLT_EXITING | VMX_PROC_USE_IO_BITMAPS |
@@ -157,6 +161,7 @@ bool sim_vmm_init(struct sim_machine *m, GError **error)
     vmcs_put(m, VMCS_ENC_EXIT_CTLS,
              vmm_control(VMX_MSR_TRUE_EXIT_CTLS,
                          VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE |
+                             VMX_EXIT_CTL_ACK_INTR_ON_EXIT |
                              VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
     vmcs_put(m, VMCS_ENC_ENTRY_CTLS,
              vmm_control(VMX_MSR_TRUE_ENTRY_CTLS,
@@ -490,15 +495,124 @@ static enum vmexit_action vmm_exit_vmcall(struct sim_machine *m,
     return VMEXIT_RESUME;
 }
 
-/* Exit 12: HLT.  Nothing can interrupt the guest yet, so it would sleep
- * forever: the run stops, as a native halt does. */
+/* ---- Virtual interrupts ---------------------------------------------------- */
+
+static void virq_set(struct sim_vmm *vmm, unsigned vector)
+{
+    vmm->virq[vector / 64] |= UINT64_C(1) << (vector % 64);
+}
+
+bool sim_vmm_virq_pending(const struct sim_machine *m)
+{
+    const uint64_t *q = m->vmm.virq;
+
+    return (q[0] | q[1] | q[2] | q[3]) != 0;
+}
+
+static unsigned virq_take(struct sim_vmm *vmm)
+{
+    for (int w = 3; w >= 0; w--) {
+        if (vmm->virq[w] != 0) {
+            unsigned bit = 63 - (unsigned)__builtin_clzll(vmm->virq[w]);
+
+            vmm->virq[w] &= ~(UINT64_C(1) << bit);
+            return (unsigned)w * 64 + bit;
+        }
+    }
+    return 0;
+}
+
+/* The guest could take an interrupt now: RFLAGS.IF and no blocking. */
+static bool guest_interruptible(struct sim_machine *m)
+{
+    return (vmcs_get(m, VMCS_GUEST_RFLAGS) & CPU_FLAG_IF) &&
+           (vmcs_get(m, VMCS_GUEST_INTERRUPTIBILITY) &
+            (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS)) == 0;
+}
+
+bool sim_vmm_guest_can_wake(struct sim_machine *m)
+{
+    return (vmcs_get(m, VMCS_GUEST_RFLAGS) & CPU_FLAG_IF) != 0;
+}
+
+static void set_window_exiting(struct sim_machine *m, bool on)
+{
+    uint64_t ctls = vmcs_get(m, VMCS_PROC_BASED_CTLS);
+    uint64_t want = on ? ctls | VMX_PROC_INTR_WINDOW_EXITING
+                       : ctls & ~(uint64_t)VMX_PROC_INTR_WINDOW_EXITING;
+
+    if (want != ctls) {
+        vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS, want);
+    }
+}
+
+/*
+ * Before each VM entry: host interrupts raised while the VMM ran become
+ * virtual interrupts; the highest is injected if the guest can take it
+ * (SDM 3C "Event Injection": VM entry fails for an external interrupt
+ * under IF = 0 or STI/MOV-SS blocking), else interrupt-window exiting
+ * asks for an exit as soon as it can (exit 7).
+ */
+static void vmm_prepare_interrupts(struct sim_machine *m)
+{
+    struct sim_vmm *vmm = &m->vmm;
+    unsigned vector;
+
+    while ((vector = cpu_interrupt_ack(m->cpu)) != 0) {
+        virq_set(vmm, vector);
+    }
+    if (!sim_vmm_virq_pending(m) ||
+        (vmcs_get(m, VMCS_ENTRY_INTR_INFO) & VMX_INTR_VALID)) {
+        return;
+    }
+    if (!guest_interruptible(m)) {
+        set_window_exiting(m, true);
+        return;
+    }
+    vector = virq_take(vmm);
+    vmcs_put(m, VMCS_ENC_ENTRY_INTR_INFO,
+             vector | (VMX_INTR_TYPE_EXT_INTR << VMX_INTR_TYPE_SHIFT) |
+                 VMX_INTR_VALID);
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_INJECT));
+    set_window_exiting(m, sim_vmm_virq_pending(m));
+}
+
+/* Exit 1: a host interrupt, acknowledged on exit: the vector is in the
+ * exit interruption information.  It becomes a virtual interrupt. */
+static enum vmexit_action vmm_exit_external_interrupt(struct sim_machine *m,
+                                                      enum sim_stop *stop)
+{
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    if (m->vmm.exit.intr_info & VMX_INTR_VALID) {
+        virq_set(&m->vmm, m->vmm.exit.intr_info & VMX_INTR_VECTOR_MASK);
+    }
+    return VMEXIT_RESUME;
+}
+
+/* Exit 7: the guest can take interrupts again; the entry injects. */
+static enum vmexit_action vmm_exit_interrupt_window(struct sim_machine *m,
+                                                    enum sim_stop *stop)
+{
+    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    set_window_exiting(m, false);
+    return VMEXIT_RESUME;
+}
+
+/*
+ * Exit 12: HLT.  The guest sleeps until an interrupt: with one pending it
+ * is injected at once; otherwise the machine idles to its next event (the
+ * VMM blocks the vCPU, as KVM does).
+ */
 static enum vmexit_action vmm_exit_hlt(struct sim_machine *m,
                                        enum sim_stop *stop)
 {
     charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_HLT));
     skip_instruction(m);
-    *stop = SIM_STOP_HALTED;
-    return VMEXIT_TO_HOST;
+    if (sim_vmm_virq_pending(m) || cpu_interrupt_pending(m->cpu)) {
+        return VMEXIT_RESUME;
+    }
+    m->halted = true;
+    return VMEXIT_IDLE;
 }
 
 /* Exits 31/32: an MSR the bitmap traps is one the model lacks: #GP(0). */
@@ -533,7 +647,9 @@ static enum vmexit_action vmm_exit_triple_fault(struct sim_machine *m,
  * naming it.  Contract: see enum vmexit_action.
  */
 static vmexit_handler_fn *const vmexit_handlers[SIM_NEXIT_REASONS] = {
+    [VMX_EXIT_EXTERNAL_INTERRUPT] = vmm_exit_external_interrupt,
     [VMX_EXIT_TRIPLE_FAULT] = vmm_exit_triple_fault,
+    [VMX_EXIT_INTERRUPT_WINDOW] = vmm_exit_interrupt_window,
     [VMX_EXIT_CPUID] = vmm_exit_cpuid,
     [VMX_EXIT_HLT] = vmm_exit_hlt,
     [VMX_EXIT_VMCALL] = vmm_exit_vmcall,
@@ -571,6 +687,10 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
         uint64_t c0;
         enum vmexit_action act;
 
+        if (SIM_UNLIKELY(cpu_interrupt_pending(m->cpu) ||
+                         sim_vmm_virq_pending(m))) {
+            vmm_prepare_interrupts(m);
+        }
         es = cpu_vmentry(m->cpu, vmm->vmcs, &why);
         if (es != CPU_VMENTRY_OK) {
             vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
@@ -590,13 +710,15 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
             cpu_vmx_save_guest_state(m->cpu, vmm->vmcs);
             switch (r) {
             case CPU_STOP_BUDGET:
+            case CPU_STOP_DEADLINE:
                 return true;
             case CPU_STOP_REQUEST:
                 *stop = SIM_STOP_INTERRUPTED;
                 return false;
             case CPU_STOP_HALT:
-                *stop = SIM_STOP_HALTED;
-                return false;
+                /* HLT without HLT exiting: the guest waits as well. */
+                m->halted = true;
+                return true;
             case CPU_STOP_TRIPLE_FAULT:
                 *stop = SIM_STOP_TRIPLE_FAULT;
                 return false;
@@ -624,6 +746,9 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                                     m->buckets[SIM_BUCKET_DEVICE_MODEL] - c0;
         if (act == VMEXIT_TO_HOST) {
             return false;
+        }
+        if (act == VMEXIT_IDLE) {
+            return true;
         }
         if (m->stop_requested) {
             *stop = SIM_STOP_INTERRUPTED;
