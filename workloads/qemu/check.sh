@@ -16,6 +16,10 @@
 #   - #PF for a reserved bit in a present entry: QEMU leaves out the P bit
 #     of the error code, the SDM sets it ("RSVD ... can be set only if bit
 #     0 is also set": SDM 3A §4.7).
+# Programs that need iovsim's own devices are skipped (QEMU's pc machine
+# has no register file at 0x400000000, and its port 0x80 drops writes and
+# reads all-ones): mmioforms.
+SKIP="mmioforms"
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 tmp=$(mktemp -d)
@@ -27,6 +31,12 @@ while read -r name mode ram; do
     if [ $# -gt 0 ]; then
         case " $* " in *" $name "*) ;; *) continue ;; esac
     fi
+    case " $SKIP " in
+    *" $name "*)
+        echo "skip $name: needs iovsim's devices"
+        continue
+        ;;
+    esac
     if [ "$mode" = host ]; then
         build/workloads/host/"$name" > "$tmp/want" || {
             echo "FAIL $name: host build exited $?"

@@ -161,6 +161,8 @@ uint64_t rt_reserved_base(void);
 #define RT_PTE_P (1ull << 0)
 #define RT_PTE_W (1ull << 1)
 #define RT_PTE_U (1ull << 2)
+#define RT_PTE_PWT (1ull << 3) /* write-through */
+#define RT_PTE_PCD (1ull << 4) /* cache disable: for device memory */
 #define RT_PTE_A (1ull << 5)
 #define RT_PTE_D (1ull << 6)
 #define RT_PTE_PS (1ull << 7)
@@ -182,6 +184,21 @@ int rt_map_4k(uint64_t va, uint64_t pa, uint64_t flags);
  * large page.
  */
 uint64_t *rt_pte_find(uint64_t va);
+
+/* ------------------------------------------------------------------ */
+/* Guest only: the machine's devices (workloads/README.md, "Devices").   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The register file: RT_REGFILE_SIZE bytes of memory-like MMIO at
+ * guest-physical RT_REGFILE_PA, above all RAM, so not mapped by the
+ * loader: map it with rt_map_4k(va, RT_REGFILE_PA, RT_PTE_W | RT_PTE_PCD |
+ * RT_PTE_PWT).
+ */
+#define RT_REGFILE_PA 0x400000000ull
+#define RT_REGFILE_SIZE 4096u
+/* The POST-code port: a write stores the value, a read returns it. */
+#define RT_PORT_POST 0x80
 
 /* ------------------------------------------------------------------ */
 /* Guest only: privileged instructions.                                 */
