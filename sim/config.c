@@ -31,6 +31,7 @@ static const char *const config_keys[] = {
     "machine.mode",        /* native or hvm */
     "machine.memory",      /* default 64M */
     "machine.guest_base",  /* hvm: default 256M */
+    "machine.tsc_mhz",     /* default: the profile's frequency */
     "device.debugcon.placement", /* vmm or userspace (hvm) */
     "device.exitport.placement",
     "device.postcode.placement",
@@ -710,13 +711,16 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
     g_autofree char *name = NULL, *seed = NULL, *mode = NULL;
     g_autofree char *memory = NULL, *profile = NULL, *program = NULL;
     g_autofree char *insns = NULL, *time = NULL, *guest_base = NULL;
+    g_autofree char *tsc = NULL;
     g_autoptr(GError) local = NULL;
+    uint64_t v;
 
     if (!ini_get(ini, "experiment", "name", &name, error) ||
         !ini_get(ini, "experiment", "seed", &seed, error) ||
         !ini_get(ini, "machine", "mode", &mode, error) ||
         !ini_get(ini, "machine", "memory", &memory, error) ||
         !ini_get(ini, "machine", "guest_base", &guest_base, error) ||
+        !ini_get(ini, "machine", "tsc_mhz", &tsc, error) ||
         !ini_get(ini, "machine", "profile", &profile, error) ||
         !ini_get(ini, "guest", "program", &program, error) ||
         !ini_get(ini, "limits", "instructions", &insns, error) ||
@@ -800,6 +804,15 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
         ini_error(error, ini, local->code, "machine", "profile", profile, "%s",
                   local->message);
         return false;
+    }
+
+    cfg->tsc_mhz = cfg->profile.freq_mhz;
+    if (tsc != NULL && (!parse_u64(tsc, &v) || v == 0 || v > 100000)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "tsc_mhz", tsc,
+                  "expected the TSC rate in MHz, 1 to 100000");
+        return false;
+    } else if (tsc != NULL) {
+        cfg->tsc_mhz = (uint32_t)v;
     }
 
     if (program == NULL) {

@@ -183,6 +183,7 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
     m->mmio = bus_space_new("mmio", 0);
     m->cpu = cpu_new(&machine_env_ops, m);
     cpu_set_costs(m->cpu, cfg->profile.costs);
+    cpu_set_tsc_rate(m->cpu, cfg->tsc_mhz, cfg->profile.freq_mhz);
     if (!machine_add_devices(m, error) || !machine_load_guest(m, error)) {
         goto fail;
     }

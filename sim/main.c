@@ -292,6 +292,8 @@ int main(int argc, char **argv)
              "[--console FILE]\n"
              "                run the experiment file CONFIG "
              "(see 'iovsim run --help')\n"
+             "  vmcs          list the VM-exit reasons, VMCS fields and VMX\n"
+             "                capability MSRs the model implements\n"
              "  version       print the version");
     g_option_context_set_description(ctx, main_exit_help);
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -309,6 +311,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "version") == 0 && argc == 2) {
         return main_version();
+    }
+    if (strcmp(argv[1], "vmcs") == 0) {
+        if (argc != 2) {
+            fprintf(stderr, "iovsim vmcs: takes no arguments\n");
+            return MAIN_EXIT_USAGE;
+        }
+        vmx_print_tables(stdout);
+        return MAIN_EXIT_OK;
     }
     fprintf(stderr, "iovsim: unknown command '%s'\nTry 'iovsim --help'.\n",
             argv[1]);

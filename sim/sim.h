@@ -98,6 +98,7 @@ struct sim_config {
     enum sim_mode mode;
     uint64_t memory; /* bytes */
     uint64_t guest_base; /* hvm: machine-physical address of guest RAM */
+    uint32_t tsc_mhz;    /* the TSC's rate; the core's is the profile's */
     /* Device-model placement, by sim_placed_device() index. */
     enum sim_placement placement[SIM_NPLACED_DEVICES];
     struct sim_profile profile;

@@ -1440,8 +1440,12 @@ static void test_guest_non_register_state(void)
 /* The exits the model produces today (VMX_EXIT_F_PRODUCED). */
 static bool produced(unsigned n)
 {
-    static const unsigned list[] = {0,  1,  2,  7,  10, 12, 16, 18,
-                                    28, 30, 31, 32, 33, 48, 49};
+    /* The exits the CPU produces (cpu/vmx.c and the handlers that call
+     * it); the VMX instructions 19-27, 50, 53 exit unconditionally. */
+    static const unsigned list[] = {0,  1,  2,  7,  10, 12, 13, 14, 16,
+                                    18, 19, 20, 21, 22, 23, 24, 25, 26,
+                                    27, 28, 30, 31, 32, 33, 40, 48, 49,
+                                    50, 51, 53, 54};
 
     for (size_t i = 0; i < SIM_ARRAY_SIZE(list); i++) {
         if (list[i] == n) {
