@@ -40,6 +40,7 @@ include bus/module.mk
 include devices/module.mk
 include sim/module.mk
 include traces/module.mk
+include analysis/module.mk
 include workloads/module.mk
 include tests/module.mk
 

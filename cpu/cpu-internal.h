@@ -234,7 +234,9 @@ struct cpu {
     uint64_t walk_la;           /* linear address of the walk under way */
     bool walk_la_valid;
     uint64_t exc_cr2;           /* CR2 for a pending #PF (set on delivery) */
-    unsigned intr_shadow;       /* instructions left under STI/MOV SS */
+    unsigned intr_shadow;       /* blocking by STI (1) or MOV SS (2) for
+                                 * the next instruction: the VMX
+                                 * interruptibility-state bits */
     uint64_t deadline;          /* cpu_set_deadline(), in cycles */
     uint64_t irq_pending[4];    /* external interrupt vectors, a bitmap */
     uint32_t tsc_num, tsc_den;  /* TSC rate relative to the core clock */

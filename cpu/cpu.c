@@ -576,7 +576,8 @@ enum deliver_result {
  * exits with reason 2 (SDM 3C "VM Exits During Event Delivery").
  */
 static enum deliver_result exception_deliver(struct cpu *cpu,
-                                             uint64_t insn_rip)
+                                             uint64_t insn_rip,
+                                             unsigned insn_len)
 {
     unsigned vec = cpu->exc_vector, first = vec;
     int64_t err = cpu->exc_error;
@@ -594,6 +595,11 @@ static enum deliver_result exception_deliver(struct cpu *cpu,
         }
         if (st == CPU_VMEXIT) {
             cpu_vmx_set_idt_vectoring(cpu, vec, err, type);
+            if (software) {
+                /* Re-injecting INT n/INT3 needs its length (SDM 3C
+                 * "Information for VM Exits During Event Delivery"). */
+                vmcs_set(cpu->vmcs, VMCS_EXIT_INSTRUCTION_LEN, insn_len);
+            }
             cpu->rip = insn_rip;
             return EXITED;
         }
@@ -683,7 +689,7 @@ static bool take_exception(struct cpu *cpu, uint64_t insn_rip,
         *reason = CPU_STOP_EXCEPTION;
         return false;
     }
-    switch (exception_deliver(cpu, insn_rip)) {
+    switch (exception_deliver(cpu, insn_rip, insn_len)) {
     case DELIVERED:
         return true;
     case SHUT_DOWN:
@@ -779,7 +785,7 @@ static bool attend_interrupt(struct cpu *cpu, enum cpu_stop_reason *reason)
     cpu->exc_is_trap = false;
     cpu->exc_type = CPU_EXC_TYPE_EXTERNAL;
     cpu->stats.exceptions++;
-    switch (exception_deliver(cpu, rip)) {
+    switch (exception_deliver(cpu, rip, 0)) {
     case DELIVERED:
         return true;
     case SHUT_DOWN:
@@ -821,7 +827,9 @@ static bool attend(struct cpu *cpu, struct cpu_block **prev,
     }
     if (cpu->injecting) {
         cpu->injecting = false;
-        switch (exception_deliver(cpu, cpu->vmcs->f[VMCS_GUEST_RIP])) {
+        switch (exception_deliver(
+            cpu, cpu->vmcs->f[VMCS_GUEST_RIP],
+            (unsigned)cpu->vmcs->f[VMCS_ENTRY_INSTRUCTION_LEN])) {
         case DELIVERED:
             break;
         default:
@@ -910,10 +918,10 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
              * in the shadow of STI/MOV SS before interrupts (and the
              * interrupt window) open: step one at a time.
              */
-            if (cpu->intr_shadow != 0) {
+            unsigned shadow = cpu->intr_shadow;
+
+            if (shadow != 0) {
                 left = 1;
-                cpu->intr_shadow = 0;
-                cpu->attention = 1;
             }
             n = left < n ? (unsigned)left : n;
             for (i = 0; i < n; i++) {
@@ -921,6 +929,12 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
                 if (SIM_UNLIKELY(st != CPU_OK)) {
                     break;
                 }
+            }
+            /* The shadow ends with its instruction; a VM exit in it saves
+             * the blocking (SDM 3C "Guest Non-Register State"). */
+            if (shadow != 0 && !(i < n && st == CPU_VMEXIT)) {
+                cpu->intr_shadow = 0;
+                cpu->attention = 1;
             }
         }
         if (SIM_UNLIKELY(i < n)) {

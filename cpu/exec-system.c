@@ -553,7 +553,12 @@ enum cpu_status cpu_op_mov_sreg_load(struct cpu *cpu,
     } else {
         v = cpu_reg_read(cpu, in->rm, 2);
     }
-    return cpu_load_sreg(cpu, in->aux, (uint16_t)v);
+    st = cpu_load_sreg(cpu, in->aux, (uint16_t)v);
+    if (st == CPU_OK && in->aux == CPU_SS) {
+        /* MOV SS blocks interrupts for the next instruction (SDM 2B). */
+        cpu->intr_shadow = VMX_INTERRUPTIBILITY_MOV_SS;
+    }
+    return st;
 }
 
 /* MOV r/m, Sreg: a register destination gets the zero-extended selector. */
@@ -725,7 +730,7 @@ enum cpu_status cpu_op_sti(struct cpu *cpu, const struct cpu_insn *in)
     }
     if (!(cpu->rflags & CPU_FLAG_IF)) {
         /* Interrupts stay blocked for one more instruction. */
-        cpu->intr_shadow = 1;
+        cpu->intr_shadow = VMX_INTERRUPTIBILITY_STI;
     }
     cpu->rflags |= CPU_FLAG_IF;
     cpu->attention = 1;

@@ -188,8 +188,12 @@ static bool pte_access(struct cpu *cpu, uint64_t gpa, uint64_t *val,
     unsigned perms;
     uint8_t *page;
 
-    if (cpu_ept_translate(cpu, gpa, write ? MMU_WRITE : MMU_READ, false,
-                          &mpa, &mmio, &perms) != CPU_OK ||
+    /* With EPT A/D flags on, guest paging-structure accesses count as
+     * writes for EPT (SDM 3C "Accessed and Dirty Flags for EPT"). */
+    if (cpu_ept_translate(cpu, gpa,
+                          write || (cpu->eptp & MMU_EPTP_AD) ? MMU_WRITE
+                                                              : MMU_READ,
+                          false, &mpa, &mmio, &perms) != CPU_OK ||
         mmio) {
         return false;
     }

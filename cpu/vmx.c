@@ -106,9 +106,7 @@ static void save_guest_state(struct cpu *cpu, struct vmx_vmcs *v)
     vmcs_set(v, VMCS_GUEST_GDTR_LIMIT, cpu->gdtr.limit);
     vmcs_set(v, VMCS_GUEST_IDTR_BASE, cpu->idtr.base);
     vmcs_set(v, VMCS_GUEST_IDTR_LIMIT, cpu->idtr.limit);
-    if (cpu->intr_shadow) {
-        intr |= 1; /* blocking by STI */
-    }
+    intr |= cpu->intr_shadow; /* blocking by STI (1) or MOV SS (2) */
     vmcs_set(v, VMCS_GUEST_INTERRUPTIBILITY, intr);
     vmcs_set(v, VMCS_GUEST_ACTIVITY_STATE, cpu->halted ? 1 : 0);
 }
@@ -118,7 +116,7 @@ static void save_guest_state_eager(struct cpu *cpu, struct vmx_vmcs *v)
 {
     vmcs_set(v, VMCS_GUEST_RIP, cpu->rip);
     vmcs_set(v, VMCS_GUEST_RSP, cpu->gpr[CPU_RSP]);
-    vmcs_set(v, VMCS_GUEST_INTERRUPTIBILITY, cpu->intr_shadow ? 1 : 0);
+    vmcs_set(v, VMCS_GUEST_INTERRUPTIBILITY, cpu->intr_shadow);
     vmcs_set(v, VMCS_GUEST_ACTIVITY_STATE, cpu->halted ? 1 : 0);
     v->lazy_cpu = cpu;
 }
@@ -206,7 +204,8 @@ static void load_guest_state(struct cpu *cpu, const struct vmx_vmcs *v)
     /* CPL is SS.DPL after VM entry (SDM 3C "Loading Guest Segment
      * Registers..."). */
     cpu_set_cpl(cpu, (cpu->seg[CPU_SS].attr >> 5) & 3);
-    cpu->intr_shadow = (v->f[VMCS_GUEST_INTERRUPTIBILITY] & 3) ? 1 : 0;
+    cpu->intr_shadow = (unsigned)v->f[VMCS_GUEST_INTERRUPTIBILITY] &
+                       (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS);
     cpu->halted = v->f[VMCS_GUEST_ACTIVITY_STATE] == 1;
 }
 

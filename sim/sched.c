@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include "cpu/cpu.h"
 #include "sim/sim-internal.h"
 #include "sim/sim.h"
 
@@ -85,6 +86,11 @@ uint64_t sim_machine_schedule(struct sim_machine *m, uint64_t when,
     for (i = m->sched->len - 1; i > 0 && event_before(&h[i], &h[(i - 1) / 2]);
          i = (i - 1) / 2) {
         heap_swap(h, i, (i - 1) / 2);
+    }
+    if (i == 0) {
+        /* Scheduled by a device while the vCPU runs (a port write): the
+         * vCPU must stop at this earlier event. */
+        cpu_set_deadline(m->cpu, when);
     }
     return ev.seq;
 }

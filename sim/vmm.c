@@ -232,9 +232,17 @@ uint64_t sim_device_cost(const struct sim_machine *m, const char *name,
 
 /* ---- Exit handlers ------------------------------------------------------- */
 
-/* The VMM completed the exiting instruction: retire it, move past it. */
+/* The VMM completed the exiting instruction: retire it, move past it, and
+ * end an STI/MOV-SS shadow it ran in (as KVM's skip does). */
 static void skip_instruction(struct sim_machine *m)
 {
+    uint64_t intr = vmcs_get(m, VMCS_GUEST_INTERRUPTIBILITY);
+
+    if (intr & (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS)) {
+        vmcs_put(m, VMCS_ENC_GUEST_INTERRUPTIBILITY,
+                 intr & ~(uint64_t)(VMX_INTERRUPTIBILITY_STI |
+                                    VMX_INTERRUPTIBILITY_MOV_SS));
+    }
     cpu_retire(m->cpu, 1);
     vmx_vmcs_set_guest_rip(m->vmm.vmcs,
                            m->vmm.exit.guest_rip + m->vmm.exit.insn_len);

@@ -29,7 +29,7 @@ void rt_init(uint64_t ram_size, uint64_t reserved_base);
 /* Called by the vector stubs in vectors.S (trap.c). */
 void rt_trap_dispatch(struct rt_trap_frame *frame);
 
-/* The 32 vector stubs' addresses, in vector order (vectors.S). */
+/* The 48 vector stubs' addresses, in vector order (vectors.S). */
 extern const uint64_t rt_vector_stubs[RT_NR_VECTORS];
 
 int main(void);

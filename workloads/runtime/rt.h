@@ -6,7 +6,8 @@
  * workloads/runtime/) and for the host (workloads/runtime/host.c over libc),
  * so a portable program's guest and host outputs can be compared byte for
  * byte.  The part under RT_GUEST (defined by the guest build only) reaches
- * the machine: trap handlers, control registers, MSRs, paging, ports.
+ * the machine: trap and interrupt handlers, control registers, MSRs,
+ * paging, ports, the interval timer.
  * The guest ABI these rest on is written down in workloads/README.md.
  */
 #ifndef SIM_WORKLOADS_RT_H
@@ -97,7 +98,14 @@ enum rt_vector {
     RT_VEC_XM = 19, /* SIMD floating-point */
     RT_VEC_VE = 20, /* virtualization exception */
     RT_VEC_CP = 21, /* control protection */
-    RT_NR_VECTORS = 32,
+    /*
+     * Vectors 32-47 are for external interrupts (the timer's default is
+     * RT_VEC_TIMER); the IDT has no gate beyond RT_NR_VECTORS - 1.
+     */
+    RT_VEC_IRQ_FIRST = 32,
+    RT_VEC_TIMER = 0x20,
+    RT_VEC_IRQ_LAST = 47,
+    RT_NR_VECTORS = 48,
 };
 
 /* Page-fault error code bits (SDM 3A §4.7). */
@@ -130,11 +138,20 @@ struct rt_trap_frame {
 typedef void (*rt_trap_fn)(struct rt_trap_frame *frame);
 
 /*
- * Makes fn handle exceptions on vector (0..31); NULL restores the default
- * handler, which prints the vector, error code, RIP (and CR2 for #PF) and
- * exits with status 128 + vector.
+ * Makes fn handle exceptions (vectors 0..31) or external interrupts
+ * (32..47) on vector; NULL restores the default handler, which prints the
+ * vector, error code, RIP (and CR2 for #PF) and exits with status
+ * 128 + vector.  Handlers run with RFLAGS.IF = 0 (interrupt gates); an
+ * interrupt needs no EOI.
  */
 void rt_set_handler(unsigned vector, rt_trap_fn fn);
+
+/*
+ * Returns: how many times external-interrupt vector (32..47) has been
+ * delivered so far (counted by the dispatcher after the handler returns),
+ * 0 for any other vector.
+ */
+uint64_t rt_irq_count(unsigned vector);
 
 /*
  * The bounds [bottom, top) of the stack the CPU switches to for #DF
@@ -199,6 +216,19 @@ uint64_t *rt_pte_find(uint64_t va);
 #define RT_REGFILE_SIZE 4096u
 /* The POST-code port: a write stores the value, a read returns it. */
 #define RT_PORT_POST 0x80
+/*
+ * The interval timer (devices/timer.c), ports RT_PORT_TIMER + offset:
+ * DELAY (32-bit) arms it that many microseconds from now, 0 disarms;
+ * VECTOR (8-bit) is its interrupt vector, 16..255, default RT_VEC_TIMER;
+ * COUNT (32-bit, read-only) counts its expirations since reset; PERIOD
+ * (32-bit), when non-zero, re-arms it for that long at each expiry.
+ * Time is the machine's virtual clock.
+ */
+#define RT_PORT_TIMER 0x440
+#define RT_TIMER_DELAY 0x0
+#define RT_TIMER_VECTOR 0x4
+#define RT_TIMER_COUNT 0x8
+#define RT_TIMER_PERIOD 0xc
 
 /* ------------------------------------------------------------------ */
 /* Guest only: privileged instructions.                                 */
@@ -294,11 +324,62 @@ static inline void rt_outl(uint16_t port, uint32_t v)
     __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
+static inline uint8_t rt_inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint32_t rt_inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
 static inline uint64_t rt_rdtsc(void)
 {
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
     return ((uint64_t)hi << 32) | lo;
+}
+
+/* RFLAGS.IF: maskable interrupts enabled. */
+#define RT_RFLAGS_IF (1ull << 9)
+
+/* Enables maskable interrupts (after the next instruction: SDM 2B STI). */
+static inline void rt_sti(void)
+{
+    __asm__ volatile("sti" : : : "memory");
+}
+
+static inline void rt_cli(void)
+{
+    __asm__ volatile("cli" : : : "memory");
+}
+
+/* Halts until the next interrupt (which must be enabled to wake it). */
+static inline void rt_hlt(void)
+{
+    __asm__ volatile("hlt" : : : "memory");
+}
+
+/*
+ * `sti; hlt` as one statement: no interrupt can be taken between the two
+ * (STI's one-instruction shadow), so after `cli` and a check of what the
+ * handler sets, this sleeps without missing a wake-up.
+ */
+static inline void rt_sti_hlt(void)
+{
+    __asm__ volatile("sti; hlt" : : : "memory");
+}
+
+static inline uint64_t rt_read_rflags(void)
+{
+    uint64_t v;
+    __asm__ volatile("pushfq; popq %0" : "=r"(v));
+    return v;
 }
 
 /*
@@ -307,6 +388,46 @@ static inline uint64_t rt_rdtsc(void)
  * LSTAR = entry and FMASK = rflags_mask (SDM 2B SYSCALL, SYSRET).
  */
 void rt_syscall_setup(void (*entry)(void), uint64_t rflags_mask);
+
+/* ------------------------------------------------------------------ */
+/* Guest only: the interval timer (RT_PORT_TIMER).                      */
+/* ------------------------------------------------------------------ */
+
+/* Arms the timer once, us microseconds from now (period 0); 0 disarms. */
+static inline void rt_timer_arm(uint32_t us)
+{
+    rt_outl(RT_PORT_TIMER + RT_TIMER_PERIOD, 0);
+    rt_outl(RT_PORT_TIMER + RT_TIMER_DELAY, us);
+}
+
+/* Arms the timer to expire every us microseconds from now; 0 disarms. */
+static inline void rt_timer_periodic(uint32_t us)
+{
+    rt_outl(RT_PORT_TIMER + RT_TIMER_PERIOD, us);
+    rt_outl(RT_PORT_TIMER + RT_TIMER_DELAY, us);
+}
+
+/* Returns: the timer's expirations since machine reset (COUNT). */
+static inline uint32_t rt_timer_count(void)
+{
+    return rt_inl(RT_PORT_TIMER + RT_TIMER_COUNT);
+}
+
+/* Sets the timer's interrupt vector (use 32..47, which have IDT gates). */
+static inline void rt_timer_vector(uint8_t v)
+{
+    rt_outb(RT_PORT_TIMER + RT_TIMER_VECTOR, v);
+}
+
+/*
+ * Sleeps at least us microseconds of machine time (us > 0): arms the
+ * timer once and halts until its interrupt has been delivered to the
+ * handler of the timer's current vector, which the program must have set
+ * (rt_set_handler); without one the default handler ends the run.  Takes
+ * the timer over: a periodic set-up is replaced.  Returns with RFLAGS.IF
+ * as it was on entry.
+ */
+void rt_sleep_us(uint32_t us);
 #endif /* RT_GUEST */
 
 #endif /* SIM_WORKLOADS_RT_H */

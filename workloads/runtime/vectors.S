@@ -1,9 +1,11 @@
 /*
- * vectors.S: the entry stubs of the 32 exception vectors.
+ * vectors.S: the entry stubs of the 32 exception vectors and of the 16
+ * external-interrupt vectors 32-47 (RT_NR_VECTORS in rt.h).
  *
  * Each stub makes the stack look the same whatever the vector: it pushes a
  * zero where the CPU pushes no error code (SDM 3A §6.13, table 6-1: only
- * vectors 8, 10-14, 17, 21, 29 and 30 have one), then the vector number,
+ * vectors 8, 10-14, 17, 21, 29 and 30 have one; never for an external
+ * interrupt, SDM 3A §6.13), then the vector number,
  * and joins rt_trap_common, which saves the general registers as a
  * struct rt_trap_frame (rt.h), calls rt_trap_dispatch with it, restores the
  * registers (as the handler may have changed them) and returns with iretq.
@@ -19,7 +21,7 @@
     .macro VECTOR_STUB n
     .align 16
 vector_stub_\n:
-    .if ((ERROR_CODE_VECTORS >> \n) & 1) == 0
+    .if \n >= 32 || ((ERROR_CODE_VECTORS >> \n) & 1) == 0
     pushq $0
     .endif
     pushq $\n
@@ -27,7 +29,8 @@ vector_stub_\n:
     .endm
 
     .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, \
-            16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+            16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, \
+            32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47
     VECTOR_STUB \n
     .endr
 
@@ -76,7 +79,8 @@ rt_trap_common:
     .globl rt_vector_stubs
 rt_vector_stubs:
     .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, \
-            16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+            16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, \
+            32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47
     .quad vector_stub_\n
     .endr
 

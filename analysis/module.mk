@@ -1,0 +1,2 @@
+# analysis/: reports over trace databases (`iovsim report`).
+LIB_SRCS += $(wildcard analysis/*.c)

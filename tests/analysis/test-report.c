@@ -1,0 +1,449 @@
+/*
+ * tests/analysis/test-report.c: `iovsim report` (analysis/report.c).  A
+ * database is built with the traces/ API (a complete run traced at
+ * exits, a complete run traced at summary whose exits come from
+ * counters, and a run left incomplete), then the report's tables are
+ * checked number by number for one run, the run list, --compare, and the
+ * usage and database errors (exit status 2).  The report must not change
+ * the file.
+ */
+#include "sim/common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "analysis/analysis.h"
+#include "traces/traces.h"
+
+static char *report_tmpdir;
+static char *report_db; /* the database all tests read */
+
+static void report_add_exit(struct trace_db *db, uint16_t reason, uint64_t cost)
+{
+    struct trace_event ev = {
+        .kind = TRACE_EVENT_VMEXIT,
+        .exit_reason = reason,
+        .cost = cost,
+    };
+
+    trace_event(db, &ev);
+}
+
+/* Builds the three runs described at the top. */
+static bool report_build_db(const char *path)
+{
+    const struct trace_run_info exits_info = {
+        .name = "uart",
+        .config_path = "experiments/uart.ini",
+        .seed = 42,
+        .profile = "skylake",
+        .level = TRACE_LEVEL_EXITS,
+    };
+    const struct trace_run_info summary_info = {
+        .name = "uart-pv",
+        .config_path = "experiments/uart-pv.ini",
+        .seed = 7,
+        .profile = "nehalem",
+        .level = TRACE_LEVEL_SUMMARY,
+    };
+    const struct trace_run_totals totals1 = {
+        .instructions = 2000000,
+        .cycles = 5000000,
+        .sim_time_ns = 2000000,
+        .host_ns = 500000000,
+        .stop_reason = "exit",
+    };
+    const struct trace_run_totals totals2 = {
+        .instructions = 3000000,
+        .cycles = 4000000,
+        .sim_time_ns = 1000000,
+        .host_ns = 250000000,
+        .stop_reason = "instruction-limit",
+    };
+    struct trace_event out = {.kind = TRACE_EVENT_IO_WRITE, .cost = 77};
+    g_autoptr(GError) err = NULL;
+    struct trace_db *db = trace_db_open(path, &err);
+    int64_t run;
+    bool ok = true;
+
+    if (db == NULL) {
+        return false;
+    }
+    /* Run 1: exits from events. */
+    run = trace_run_begin(db, &exits_info, &err);
+    report_add_exit(db, 30, 1000);
+    report_add_exit(db, 30, 1100);
+    report_add_exit(db, 30, 1200);
+    report_add_exit(db, 12, 500);
+    report_add_exit(db, 48, 2000);
+    report_add_exit(db, 48, 3000);
+    report_add_exit(db, 35, 10); /* an unused number */
+    trace_event(db, &out);
+    ok = ok && trace_counter(db, run, 0, "guest", 6000, 10, &err);
+    ok = ok && trace_counter(db, run, 0, "vmm", 3000, 4, &err);
+    ok = ok && trace_counter(db, run, 0, "device-model", 1000, 2, &err);
+    ok = ok && trace_counter(db, run, 0, "idle", 0, 0, &err);
+    ok = ok && trace_counter(db, run, 1, "guest", 500, 1, &err);
+    /* Ignored for exits: the events are there. */
+    ok = ok && trace_counter(db, run, 0, "exit:IO_INSTRUCTION", 99, 99, &err);
+    ok = ok && trace_run_end(db, run, &totals1, &err);
+
+    /* Run 2: summary level, exits from counters (summed over VMs). */
+    run = trace_run_begin(db, &summary_info, &err);
+    report_add_exit(db, 30, 1000); /* not recorded at summary */
+    ok = ok && trace_counter(db, run, 0, "exit:IO_INSTRUCTION", 4000, 4, &err);
+    ok = ok && trace_counter(db, run, 1, "exit:IO_INSTRUCTION", 3000, 3, &err);
+    ok = ok && trace_counter(db, run, 0, "exit:VMCALL", 900, 3, &err);
+    ok = ok && trace_counter(db, run, 0, "guest", 3000, 5, &err);
+    ok = ok && trace_counter(db, run, 0, "backend", 1000, 1, &err);
+    ok = ok && trace_run_end(db, run, &totals2, &err);
+
+    /* Run 3: never ended. */
+    run = trace_run_begin(db, &exits_info, &err);
+    report_add_exit(db, 30, 1000);
+    ok = ok && run == 3;
+    return trace_db_close(db, &err) && ok;
+}
+
+static int report_suite_init(void)
+{
+    report_tmpdir = g_dir_make_tmp("iovsim-report-XXXXXX", NULL);
+    if (report_tmpdir == NULL) {
+        return 1;
+    }
+    report_db = g_build_filename(report_tmpdir, "runs.db", NULL);
+    return !report_build_db(report_db);
+}
+
+static int report_suite_clean(void)
+{
+    GDir *d = g_dir_open(report_tmpdir, 0, NULL);
+    const char *name;
+
+    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+        g_autofree char *path = g_build_filename(report_tmpdir, name, NULL);
+
+        g_remove(path);
+    }
+    if (d != NULL) {
+        g_dir_close(d);
+    }
+    g_rmdir(report_tmpdir);
+    g_clear_pointer(&report_tmpdir, g_free);
+    g_clear_pointer(&report_db, g_free);
+    return 0;
+}
+
+struct report_result {
+    int status;
+    char *out; /* standard output text */
+    char *err; /* standard error text */
+};
+
+static void report_result_clear(struct report_result *r)
+{
+    g_free(r->out);
+    g_free(r->err);
+}
+
+/* Runs `iovsim report` with the NULL-terminated arguments. */
+static struct report_result report_run(const char *first, ...)
+{
+    struct report_result r = {0};
+    g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+    size_t out_len = 0;
+    size_t err_len = 0;
+    FILE *out = open_memstream(&r.out, &out_len);
+    FILE *err = open_memstream(&r.err, &err_len);
+    va_list ap;
+
+    g_ptr_array_add(args, g_strdup("iovsim report"));
+    va_start(ap, first);
+    for (const char *a = first; a != NULL; a = va_arg(ap, const char *)) {
+        g_ptr_array_add(args, g_strdup(a));
+    }
+    va_end(ap);
+    {
+        /* GOption may permute and drop arguments: give it a copy. */
+        g_autofree char **argv = g_new0(char *, args->len + 1);
+
+        memcpy(argv, args->pdata, args->len * sizeof(char *));
+        r.status = analysis_report((int)args->len, argv, out, err);
+    }
+    fclose(out);
+    fclose(err);
+    /* open_memstream allocates with malloc; move into GLib memory. */
+    {
+        char *o = g_strdup(r.out);
+        char *e = g_strdup(r.err);
+
+        free(r.out);
+        free(r.err);
+        r.out = o;
+        r.err = e;
+    }
+    return r;
+}
+
+/*
+ * Returns: the first line of @text at or after the line containing
+ * @section whose words start with @prefix, with runs of spaces collapsed
+ * to one (g_free), or NULL.
+ */
+static char *report_row(const char *text, const char *section,
+                        const char *prefix)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    bool in_section = section == NULL;
+
+    for (size_t i = 0; lines[i] != NULL; i++) {
+        g_auto(GStrv) words = NULL;
+        char *joined;
+
+        if (!in_section) {
+            in_section = strstr(lines[i], section) != NULL;
+            continue;
+        }
+        words = g_strsplit_set(g_strstrip(lines[i]), " ", -1);
+        {
+            GPtrArray *kept = g_ptr_array_new();
+
+            for (size_t w = 0; words[w] != NULL; w++) {
+                if (words[w][0] != '\0') {
+                    g_ptr_array_add(kept, words[w]);
+                }
+            }
+            g_ptr_array_add(kept, NULL);
+            joined = g_strjoinv(" ", (char **)kept->pdata);
+            g_ptr_array_free(kept, TRUE);
+        }
+        if (g_str_has_prefix(joined, prefix) &&
+            (joined[strlen(prefix)] == '\0' || joined[strlen(prefix)] == ' ')) {
+            return joined;
+        }
+        g_free(joined);
+    }
+    return NULL;
+}
+
+/* Checks that @section's row starting with @prefix reads @want. */
+static void report_check_row(const char *text, const char *section,
+                             const char *prefix, const char *want)
+{
+    g_autofree char *row = report_row(text, section, prefix);
+
+    CU_ASSERT_PTR_NOT_NULL(row);
+    if (row != NULL) {
+        CU_ASSERT_STRING_EQUAL(row, want);
+        if (strcmp(row, want) != 0) {
+            fprintf(stderr, "\n  got:  '%s'\n  want: '%s'\n", row, want);
+        }
+    }
+}
+
+static char *report_hash(const char *path)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &data, &len, NULL)) {
+        return NULL;
+    }
+    return g_compute_checksum_for_data(G_CHECKSUM_SHA256, (guchar *)data, len);
+}
+
+static void test_one_run(void)
+{
+    g_autofree char *before = report_hash(report_db);
+    g_autofree char *after = NULL;
+    struct report_result r = report_run(report_db, "--run", "1", NULL);
+
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Run 1: uart "
+                                         "(experiments/uart.ini), seed 42, "
+                                         "profile skylake, level exits, "
+                                         "complete, stopped: exit"));
+    /* Exits by reason, most frequent first; total; unnamed numbers. */
+    report_check_row(r.out, "Exits by reason", "reason",
+                     "reason count total cycles mean cycles");
+    report_check_row(r.out, "Exits by reason", "IO_INSTRUCTION",
+                     "IO_INSTRUCTION 3 3300 1100.0");
+    report_check_row(r.out, "Exits by reason", "EPT_VIOLATION",
+                     "EPT_VIOLATION 2 5000 2500.0");
+    report_check_row(r.out, "Exits by reason", "HLT", "HLT 1 500 500.0");
+    report_check_row(r.out, "Exits by reason", "reason 35",
+                     "reason 35 1 10 10.0");
+    report_check_row(r.out, "Exits by reason", "total", "total 7 8810 1258.6");
+    CU_ASSERT(strstr(r.out, "IO_INSTRUCTION") < strstr(r.out, "EPT_VIOLATION"));
+    /* Cycles by bucket per VM, in cost-model order, share of the VM. */
+    report_check_row(r.out, "Cycles by bucket", "0 guest",
+                     "0 guest 6000 10 60.0%");
+    report_check_row(r.out, "Cycles by bucket", "0 vmm", "0 vmm 3000 4 30.0%");
+    report_check_row(r.out, "Cycles by bucket", "0 device-model",
+                     "0 device-model 1000 2 10.0%");
+    report_check_row(r.out, "Cycles by bucket", "0 idle", "0 idle 0 0 0.0%");
+    report_check_row(r.out, "Cycles by bucket", "1 guest",
+                     "1 guest 500 1 100.0%");
+    CU_ASSERT_PTR_NULL(strstr(r.out, "exit:"));
+    /* Totals. */
+    report_check_row(r.out, "Totals", "instructions", "instructions 2000000");
+    report_check_row(r.out, "Totals", "simulated cycles",
+                     "simulated cycles 5000000");
+    report_check_row(r.out, "Totals", "simulated time",
+                     "simulated time 2.000 ms");
+    report_check_row(r.out, "Totals", "host time", "host time 0.500 s");
+    report_check_row(r.out, "Totals", "speed (MIPS)", "speed (MIPS) 4.0");
+    report_check_row(r.out, "Totals", "slowdown",
+                     "slowdown (host/simulated) "
+                     "250.0");
+    report_check_row(r.out, "Totals", "events", "events 8");
+    report_result_clear(&r);
+
+    after = report_hash(report_db);
+    CU_ASSERT_STRING_EQUAL(before, after);
+}
+
+static void test_run_list(void)
+{
+    struct report_result r = report_run(report_db, NULL);
+
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    report_check_row(r.out, "Runs in", "run",
+                     "run name config seed profile status instructions "
+                     "sim time host time MIPS");
+    report_check_row(r.out, "Runs in", "1",
+                     "1 uart experiments/uart.ini 42 skylake complete "
+                     "2000000 2.000 ms 0.500 s 4.0");
+    report_check_row(r.out, "Runs in", "2",
+                     "2 uart-pv experiments/uart-pv.ini 7 nehalem complete "
+                     "3000000 1.000 ms 0.250 s 12.0");
+    report_check_row(r.out, "Runs in", "3",
+                     "3 uart experiments/uart.ini 42 skylake incomplete - - "
+                     "- -");
+    /* Then the latest run, which was never ended. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Run 3: uart"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "INCOMPLETE"));
+    report_check_row(r.out, "Exits by reason", "IO_INSTRUCTION",
+                     "IO_INSTRUCTION 1 1000 1000.0");
+    report_check_row(r.out, "Totals", "instructions", "instructions -");
+    report_check_row(r.out, "Totals", "events", "events 1");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "(no counters recorded)"));
+    report_result_clear(&r);
+}
+
+static void test_compare(void)
+{
+    struct report_result r = report_run(report_db, "--compare", "1,2", NULL);
+    g_autofree char *groups = NULL;
+
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Run 1: uart"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Run 2: uart-pv"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "exits from counters"));
+    groups = report_row(r.out, "Exits by reason", "run 1");
+    CU_ASSERT_STRING_EQUAL(groups, "run 1 run 2");
+    report_check_row(r.out, "Exits by reason", "IO_INSTRUCTION",
+                     "IO_INSTRUCTION 3 3300 1100.0 7 7000 1000.0");
+    report_check_row(r.out, "Exits by reason", "VMCALL",
+                     "VMCALL 0 0 - 3 900 300.0");
+    report_check_row(r.out, "Exits by reason", "HLT", "HLT 1 500 500.0 0 0 -");
+    report_check_row(r.out, "Exits by reason", "total",
+                     "total 7 8810 1258.6 10 7900 790.0");
+    report_check_row(r.out, "Cycles by bucket", "0 guest",
+                     "0 guest 6000 10 60.0% 3000 5 75.0%");
+    report_check_row(r.out, "Cycles by bucket", "0 backend",
+                     "0 backend - - - 1000 1 25.0%");
+    report_check_row(r.out, "Cycles by bucket", "1 guest",
+                     "1 guest 500 1 100.0% - - -");
+    report_check_row(r.out, "Totals", "run 1", "run 1 run 2");
+    report_check_row(r.out, "Totals", "instructions",
+                     "instructions 2000000 3000000");
+    report_check_row(r.out, "Totals", "speed (MIPS)", "speed (MIPS) 4.0 12.0");
+    report_check_row(r.out, "Totals", "simulated time",
+                     "simulated time 2.000 ms 1.000 ms");
+    report_result_clear(&r);
+
+    /* Three runs, one incomplete. */
+    r = report_run(report_db, "--compare", "3,1,2", NULL);
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    report_check_row(r.out, "Totals", "instructions",
+                     "instructions - 2000000 3000000");
+    report_result_clear(&r);
+}
+
+/* Exit status 2 and @needle in the error output. */
+static void report_check_fails(struct report_result r, const char *needle)
+{
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, needle));
+    if (strstr(r.err, needle) == NULL) {
+        fprintf(stderr, "\n  stderr: '%s'\n  want: '%s'\n", r.err, needle);
+    }
+    report_result_clear(&r);
+}
+
+static void test_errors(void)
+{
+    g_autofree char *text = g_build_filename(report_tmpdir, "notes.txt", NULL);
+    g_autofree char *empty = g_build_filename(report_tmpdir, "empty.db", NULL);
+    g_autofree char *missing =
+        g_build_filename(report_tmpdir, "nothing.db", NULL);
+    struct report_result r;
+
+    g_assert(g_file_set_contents(text, "hello\n", -1, NULL));
+    report_check_fails(report_run(text, NULL), "not an iovsim trace database");
+    report_check_fails(report_run(missing, NULL), "nothing.db");
+    CU_ASSERT_FALSE(g_file_test(missing, G_FILE_TEST_EXISTS));
+    report_check_fails(report_run(report_db, "--run", "9", NULL), "no run 9");
+    report_check_fails(report_run(report_db, "--compare", "1,9", NULL),
+                       "no run 9");
+    report_check_fails(report_run(report_db, "--compare", "1", NULL),
+                       "at least two");
+    report_check_fails(report_run(report_db, "--compare", "1,x", NULL),
+                       "'x' is not a run id");
+    report_check_fails(
+        report_run(report_db, "--run", "1", "--compare", "1,2", NULL),
+        "exclude each other");
+    report_check_fails(report_run(report_db, "--run", "0", NULL), "start at 1");
+    report_check_fails(report_run(NULL), "no database");
+    report_check_fails(report_run(report_db, report_db, NULL), "one database");
+    report_check_fails(report_run(report_db, "--frobnicate", NULL),
+                       "frobnicate");
+
+    r = report_run("--help", NULL);
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--compare"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Exit status"));
+    report_result_clear(&r);
+
+    /* A fresh database with no runs. */
+    {
+        g_autoptr(GError) err = NULL;
+
+        CU_ASSERT(trace_db_close(trace_db_open(empty, &err), &err));
+    }
+    r = report_run(empty, NULL);
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "no runs"));
+    report_result_clear(&r);
+}
+
+static CU_TestInfo report_tests[] = {
+    {"one run: exits, buckets, totals", test_one_run},
+    {"run list, then the latest (incomplete) run", test_run_list},
+    {"--compare side by side", test_compare},
+    {"usage and database errors exit 2", test_errors},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo test_report_suites[] = {
+    {"analysis/report", report_suite_init, report_suite_clean, NULL, NULL,
+     report_tests},
+    CU_SUITE_INFO_NULL,
+};
