@@ -19,6 +19,7 @@
 
 #include "cpu/cpu.h"
 #include "sim/sim.h"
+#include "traces/traces.h"
 
 #ifndef SIM_SRCDIR
 #define SIM_SRCDIR "."
@@ -40,6 +41,8 @@ static const char *const config_keys[] = {
     "guest.program",       /* required */
     "limits.instructions", /* 0: none */
     "limits.time",         /* 0: none */
+    "trace.file",          /* SQLite database to record into; none */
+    "trace.level",         /* summary, io, exits or full */
     NULL,
 };
 
@@ -711,7 +714,7 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
     g_autofree char *name = NULL, *seed = NULL, *mode = NULL;
     g_autofree char *memory = NULL, *profile = NULL, *program = NULL;
     g_autofree char *insns = NULL, *time = NULL, *guest_base = NULL;
-    g_autofree char *tsc = NULL;
+    g_autofree char *tsc = NULL, *tfile = NULL, *tlevel = NULL;
     g_autoptr(GError) local = NULL;
     uint64_t v;
 
@@ -721,6 +724,8 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
         !ini_get(ini, "machine", "memory", &memory, error) ||
         !ini_get(ini, "machine", "guest_base", &guest_base, error) ||
         !ini_get(ini, "machine", "tsc_mhz", &tsc, error) ||
+        !ini_get(ini, "trace", "file", &tfile, error) ||
+        !ini_get(ini, "trace", "level", &tlevel, error) ||
         !ini_get(ini, "machine", "profile", &profile, error) ||
         !ini_get(ini, "guest", "program", &program, error) ||
         !ini_get(ini, "limits", "instructions", &insns, error) ||
@@ -841,6 +846,19 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
         return false;
     }
     cfg->limit_time_text = g_strdup(time != NULL ? time : "0");
+
+    cfg->trace_file = g_strdup(tfile);
+    cfg->trace_level = TRACE_LEVEL_SUMMARY;
+    if (tlevel != NULL) {
+        enum trace_level level;
+
+        if (!trace_level_parse(tlevel, &level, &local)) {
+            ini_error(error, ini, SIM_ERROR_CONFIG, "trace", "level", tlevel,
+                      "expected summary, io, exits or full");
+            return false;
+        }
+        cfg->trace_level = level;
+    }
     return true;
 }
 
@@ -853,6 +871,7 @@ struct sim_config *sim_config_parse(const char *text, const char *origin,
     bool ok;
 
     cfg->path = g_strdup(origin != NULL ? origin : "<config>");
+    cfg->text = g_strdup(text);
     dir = origin != NULL ? g_path_get_dirname(origin) : g_strdup(".");
     ini_init(&ini, cfg->path, config_keys);
     ok = ini_load(&ini, text, error) && ini_apply_sets(&ini, sets, error) &&
@@ -889,5 +908,7 @@ void sim_config_free(struct sim_config *cfg)
     sim_profile_clear(&cfg->profile);
     g_free(cfg->program);
     g_free(cfg->limit_time_text);
+    g_free(cfg->trace_file);
+    g_free(cfg->text);
     g_free(cfg);
 }

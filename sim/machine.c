@@ -9,6 +9,7 @@
 #include "sim/common.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sys/mman.h>
@@ -21,6 +22,10 @@
 #include "devices/devices.h"
 #include "sim/sim-internal.h"
 #include "sim/sim.h"
+
+#ifndef SIM_GIT_VERSION
+#define SIM_GIT_VERSION SIM_VERSION
+#endif
 
 G_DEFINE_QUARK(sim - error - quark, sim_error)
 
@@ -53,12 +58,174 @@ static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
     return m->mem + (pa & ~UINT64_C(0xfff));
 }
 
+/* ---- Tracing ---- */
+
+/* The trace device id of the region @addr of @space hits (0: none). */
+static uint32_t trace_device_of(const struct sim_machine *m,
+                                const struct bus_space *space, uint64_t addr)
+{
+    uint64_t off;
+    const struct bus_region *r = bus_lookup(space, addr, &off);
+
+    for (unsigned i = 0; r != NULL && i < m->ntrace_regions; i++) {
+        if (m->trace_region[i] == r) {
+            return m->trace_device[i];
+        }
+    }
+    return 0;
+}
+
+/* One device access, at level io and up. */
+static void trace_access(struct sim_machine *m, enum trace_event_kind kind,
+                         const struct bus_space *space, uint64_t addr,
+                         unsigned size, uint64_t value)
+{
+    struct trace_event ev = {0};
+
+    if (!trace_wants(m->trace, kind)) {
+        return;
+    }
+    ev.time = cpu_cycles(m->cpu);
+    ev.kind = kind;
+    ev.addr = addr;
+    ev.size = size;
+    ev.value = value;
+    ev.rip = cpu_rip(m->cpu);
+    ev.device = trace_device_of(m, space, addr);
+    trace_event(m->trace, &ev);
+}
+
+void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
+                    unsigned size, uint64_t cost)
+{
+    struct trace_event ev = {0};
+
+    if (!trace_wants(m->trace, TRACE_EVENT_VMEXIT)) {
+        return;
+    }
+    ev.time = cpu_cycles(m->cpu);
+    ev.kind = TRACE_EVENT_VMEXIT;
+    ev.exit_reason = (uint16_t)reason;
+    ev.addr = addr;
+    ev.size = size;
+    ev.value = m->vmm.exit.qualification;
+    ev.cost = cost;
+    ev.rip = m->vmm.exit.guest_rip;
+    if (m->cfg->trace_level >= TRACE_LEVEL_FULL) {
+        uint32_t pfec;
+
+        /* The exiting instruction's bytes, as many as can be read. */
+        for (unsigned n = 15; n > 0; n--) {
+            if (cpu_guest_linear_access(m->cpu, ev.rip, ev.insn, n, false,
+                                        &pfec)) {
+                ev.insn_len = (uint8_t)n;
+                break;
+            }
+        }
+    }
+    trace_event(m->trace, &ev);
+}
+
+/* Opens trace.file and begins the run: devices get ids 1, 2, ... */
+static bool machine_trace_begin(struct sim_machine *m, GError **error)
+{
+    const struct sim_config *cfg = m->cfg;
+    struct trace_run_info info = {0};
+
+    if (cfg->trace_file == NULL) {
+        return true;
+    }
+    m->trace = trace_db_open(cfg->trace_file, error);
+    if (m->trace == NULL) {
+        return false;
+    }
+    info.name = cfg->name;
+    info.config_path = cfg->path;
+    info.config_text = cfg->text;
+    info.seed = cfg->seed;
+    info.profile = cfg->profile.name;
+    info.git_version = SIM_GIT_VERSION;
+    info.level = (enum trace_level)cfg->trace_level;
+    m->trace_run = trace_run_begin(m->trace, &info, error);
+    if (m->trace_run == 0) {
+        return false;
+    }
+    for (guint i = 0; i < m->devices->len; i++) {
+        struct dev *dev = g_ptr_array_index(m->devices, i);
+
+        if (!trace_device_add(m->trace, i + 1, dev->id, error)) {
+            return false;
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        const struct bus_space *space = s == 0 ? m->io : m->mmio;
+
+        for (size_t i = 0; i < bus_region_count(space) &&
+                           m->ntrace_regions < G_N_ELEMENTS(m->trace_region);
+             i++) {
+            const struct bus_region *r = bus_region_at(space, i);
+
+            for (guint d = 0; d < m->devices->len; d++) {
+                struct dev *dev = g_ptr_array_index(m->devices, d);
+
+                if (strcmp(dev->id, r->name) == 0) {
+                    m->trace_region[m->ntrace_regions] = r;
+                    m->trace_device[m->ntrace_regions++] = d + 1;
+                }
+            }
+        }
+    }
+    return true;
+}
+
+void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
+{
+    g_autoptr(GError) err = NULL;
+    struct sim_stats st;
+    struct trace_run_totals totals = {0};
+    bool ok = true;
+
+    if (m->trace == NULL) {
+        return;
+    }
+    sim_machine_get_stats(m, &st);
+    for (unsigned b = 0; b < SIM_NBUCKETS && ok; b++) {
+        ok = trace_counter(m->trace, m->trace_run, 0, sim_bucket_name(b),
+                           st.buckets[b], 0, &err);
+    }
+    for (unsigned r = 0; r < SIM_NEXIT_REASONS && ok; r++) {
+        g_autofree char *name = NULL;
+
+        if (st.exits[r] == 0) {
+            continue;
+        }
+        name = g_strdup_printf("exit:%s", vmx_exit_reason_name(r));
+        ok = trace_counter(m->trace, m->trace_run, 0, name,
+                           st.exit_cycles[r], st.exits[r], &err);
+    }
+    totals.instructions = st.instructions;
+    totals.cycles = st.cycles;
+    totals.sim_time_ns = st.sim_time_ns;
+    totals.host_ns = st.host_ns;
+    totals.stop_reason = sim_stop_name(stop);
+    if (ok) {
+        ok = trace_run_end(m->trace, m->trace_run, &totals, &err);
+    }
+    if (!ok) {
+        fprintf(stderr, "iovsim: warning: trace %s: %s\n",
+                m->cfg->trace_file, err->message);
+    }
+}
+
+/* ---- Device accesses ---- */
+
 static uint64_t machine_mmio_read(void *opaque, uint64_t pa, unsigned size)
 {
     struct sim_machine *m = opaque;
     uint64_t val = 0;
 
     bus_read(m->mmio, pa, size, &val);
+    trace_access(m, TRACE_EVENT_MMIO_READ, m->mmio, pa, size, val);
     return val;
 }
 
@@ -68,15 +235,28 @@ static void machine_mmio_write(void *opaque, uint64_t pa, unsigned size,
     struct sim_machine *m = opaque;
 
     bus_write(m->mmio, pa, size, val);
+    trace_access(m, TRACE_EVENT_MMIO_WRITE, m->mmio, pa, size, val);
+}
+
+uint64_t sim_port_read(struct sim_machine *m, uint16_t port, unsigned size)
+{
+    uint64_t val = 0;
+
+    bus_read(m->io, port, size, &val);
+    trace_access(m, TRACE_EVENT_IO_READ, m->io, port, size, val);
+    return val;
+}
+
+void sim_port_write(struct sim_machine *m, uint16_t port, unsigned size,
+                    uint64_t val)
+{
+    bus_write(m->io, port, size, val);
+    trace_access(m, TRACE_EVENT_IO_WRITE, m->io, port, size, val);
 }
 
 static uint32_t machine_io_in(void *opaque, uint16_t port, unsigned size)
 {
-    struct sim_machine *m = opaque;
-    uint64_t val = 0;
-
-    bus_read(m->io, port, size, &val);
-    return (uint32_t)val;
+    return (uint32_t)sim_port_read(opaque, port, size);
 }
 
 static enum cpu_status machine_io_out(void *opaque, uint16_t port,
@@ -84,7 +264,7 @@ static enum cpu_status machine_io_out(void *opaque, uint16_t port,
 {
     struct sim_machine *m = opaque;
 
-    bus_write(m->io, port, size, val);
+    sim_port_write(m, port, size, val);
     return m->exited ? CPU_STOP : CPU_OK;
 }
 
@@ -190,6 +370,9 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
     if (cfg->mode == SIM_MODE_HVM && !sim_vmm_init(m, error)) {
         goto fail;
     }
+    if (!machine_trace_begin(m, error)) {
+        goto fail;
+    }
     m->limit_cycles =
         machine_time_to_cycles(cfg->limit_time_ns, cfg->profile.freq_mhz);
     return m;
@@ -209,6 +392,13 @@ void sim_machine_free(struct sim_machine *m)
         dev_free(g_ptr_array_index(m->devices, i - 1));
     }
     g_ptr_array_free(m->devices, TRUE);
+    if (m->trace != NULL) {
+        g_autoptr(GError) err = NULL;
+
+        if (!trace_db_close(m->trace, &err)) {
+            fprintf(stderr, "iovsim: warning: trace: %s\n", err->message);
+        }
+    }
     if (m->cfg != NULL && m->cfg->mode == SIM_MODE_HVM) {
         sim_vmm_destroy(m);
     }

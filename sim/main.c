@@ -20,6 +20,8 @@
 
 #include "cpu/cpu.h"
 #include "sim/sim.h"
+#include "traces/traces.h"
+#include "analysis/analysis.h"
 
 /* Exit statuses (also in --help and README.md). */
 enum {
@@ -98,9 +100,11 @@ static void main_print_stats(struct sim_machine *m, FILE *out)
             st.io.unclaimed_reads + st.io.unclaimed_writes, st.io.errors);
     if (st.mmio.reads + st.mmio.writes > 0) {
         fprintf(out,
-                "MMIO: %" PRIu64 " reads, %" PRIu64 " writes (none "
-                "claimed: no MMIO devices yet)\n",
-                st.mmio.reads, st.mmio.writes);
+                "MMIO: %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64
+                " unclaimed, %" PRIu64 " refused\n",
+                st.mmio.reads, st.mmio.writes,
+                st.mmio.unclaimed_reads + st.mmio.unclaimed_writes,
+                st.mmio.errors);
     }
     if (st.console_dropped > 0) {
         fprintf(out,
@@ -153,6 +157,8 @@ static int main_run(int argc, char **argv)
     g_auto(GStrv) sets = NULL;
     g_autofree char *seed = NULL;
     g_autofree char *console_path = NULL;
+    g_autofree char *db = NULL;
+    g_autofree char *level = NULL;
     GOptionEntry entries[] = {
         {"set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets,
          "Override a key of CONFIG (repeatable), e.g. "
@@ -162,6 +168,16 @@ static int main_run(int argc, char **argv)
          "Same as --set experiment.seed=N", "N"},
         {"console", 0, 0, G_OPTION_ARG_FILENAME, &console_path,
          "Write the guest's console output to FILE instead of stdout", "FILE"},
+        {"db", 0, 0, G_OPTION_ARG_FILENAME, &db,
+         "Record the run in the SQLite database FILE (created if missing; "
+         "same as --set trace.file=FILE)",
+         "FILE"},
+        {"trace", 0, 0, G_OPTION_ARG_STRING, &level,
+         "What to record: summary (totals and counters), io (and every "
+         "device access), exits (and every VM exit), full (and the "
+         "trapped instructions, disassembled); same as --set "
+         "trace.level=LEVEL",
+         "LEVEL"},
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx =
@@ -204,6 +220,12 @@ static int main_run(int argc, char **argv)
     }
     if (seed != NULL) {
         g_ptr_array_add(all_sets, g_strdup_printf("experiment.seed=%s", seed));
+    }
+    if (db != NULL) {
+        g_ptr_array_add(all_sets, g_strdup_printf("trace.file=%s", db));
+    }
+    if (level != NULL) {
+        g_ptr_array_add(all_sets, g_strdup_printf("trace.level=%s", level));
     }
     g_ptr_array_add(all_sets, NULL);
 
@@ -277,6 +299,8 @@ int main(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     GOptionEntry entries[] = {G_OPTION_ENTRY_NULL};
     char run_name[] = "iovsim run";
+    char report_name[] = "iovsim report";
+    char bench_name[] = "iovsim bench-trace";
 
     /* Localised help text, but "0.5" never "0,5" in the statistics. */
     setlocale(LC_ALL, "");
@@ -292,6 +316,9 @@ int main(int argc, char **argv)
              "[--console FILE]\n"
              "                run the experiment file CONFIG "
              "(see 'iovsim run --help')\n"
+             "  report DB [--run N] [--compare RUN,RUN...]\n"
+             "                print the runs recorded in the database DB "
+             "(see\n                'iovsim report --help')\n"
              "  vmcs          list the VM-exit reasons, VMCS fields and VMX\n"
              "                capability MSRs the model implements\n"
              "  version       print the version");
@@ -311,6 +338,16 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "version") == 0 && argc == 2) {
         return main_version();
+    }
+    if (strcmp(argv[1], "report") == 0) {
+        argv[1] = report_name;
+        g_set_prgname(report_name);
+        return analysis_report_main(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "bench-trace") == 0) {
+        /* Undocumented: the SQLite figure of `make bench`. */
+        argv[1] = bench_name;
+        return trace_bench_main(argc - 1, argv + 1, stdout);
     }
     if (strcmp(argv[1], "vmcs") == 0) {
         if (argc != 2) {

@@ -152,6 +152,7 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
     }
     m->last_stop = stop;
     m->has_stopped = true;
+    sim_trace_run_end(m, stop);
     return stop;
 }
 

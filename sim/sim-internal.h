@@ -17,6 +17,7 @@
 #include "cpu/cpu.h"
 #include "devices/devices.h"
 #include "sim/sim.h"
+#include "traces/traces.h"
 
 /* Cost buckets: every cycle of a VM is charged to one of them. */
 enum sim_bucket {
@@ -85,11 +86,29 @@ struct sim_machine {
     uint64_t host_ns;
 
     struct sim_vmm vmm;                  /* hvm only */
+
+    /* Tracing (traces/): NULL when no database was asked for. */
+    struct trace_db *trace;
+    int64_t trace_run;
+    /* Trace device ids (1, 2, ...) of the bus regions, by region. */
+    const struct bus_region *trace_region[16];
+    uint32_t trace_device[16];
+    unsigned ntrace_regions;
     GArray *sched;                       /* struct sim_event heap */
     uint64_t sched_seq;
     bool halted;                         /* the vCPU waits for an interrupt */
     uint64_t buckets[SIM_NBUCKETS];      /* cycles other than the guest's */
 };
+
+/* sim/machine.c: guest port and MMIO accesses, traced (native and VMM). */
+uint64_t sim_port_read(struct sim_machine *m, uint16_t port, unsigned size);
+void sim_port_write(struct sim_machine *m, uint16_t port, unsigned size,
+                    uint64_t value);
+/* Records a VM exit at level exits (and its instruction at full). */
+void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
+                    unsigned size, uint64_t cost);
+/* Ends the traced run: counters, totals, complete = 1. */
+void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop);
 
 /* sim/sched.c */
 uint64_t sim_sched_next(const struct sim_machine *m); /* UINT64_MAX: none */

@@ -106,6 +106,9 @@ struct sim_config {
     uint64_t limit_instructions; /* 0: none */
     uint64_t limit_time_ns;      /* simulated time; 0: none */
     char *limit_time_text;       /* as written, e.g. "10ms" */
+    char *trace_file;            /* trace.file, or NULL: no database */
+    int trace_level;             /* enum trace_level of trace.level */
+    char *text;                  /* the experiment file as read */
 };
 
 /*

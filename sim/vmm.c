@@ -293,7 +293,7 @@ static uint64_t port_in(struct sim_machine *m, uint16_t port, unsigned size)
     uint64_t v = 0;
 
     charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->io, port));
-    bus_read(m->io, port, size, &v);
+    v = sim_port_read(m, port, size);
     return v;
 }
 
@@ -301,7 +301,7 @@ static void port_out(struct sim_machine *m, uint16_t port, unsigned size,
                      uint64_t v)
 {
     charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->io, port));
-    bus_write(m->io, port, size, v);
+    sim_port_write(m, port, size, v);
 }
 
 /*
@@ -749,9 +749,20 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
             return false;
         }
         act = vmexit_handlers[reason](m, stop);
+        c0 = m->buckets[SIM_BUCKET_VMM] + m->buckets[SIM_BUCKET_DEVICE_MODEL] -
+             c0;
         vmm->exits[reason]++;
-        vmm->exit_cycles[reason] += m->buckets[SIM_BUCKET_VMM] +
-                                    m->buckets[SIM_BUCKET_DEVICE_MODEL] - c0;
+        vmm->exit_cycles[reason] += c0;
+        if (SIM_UNLIKELY(m->trace != NULL)) {
+            uint64_t q = vmm->exit.qualification;
+
+            if (reason == VMX_EXIT_IO_INSTRUCTION) {
+                sim_trace_exit(m, reason, q >> VMX_IOQ_PORT_SHIFT,
+                               (unsigned)(q & 7) + 1, c0);
+            } else {
+                sim_trace_exit(m, reason, vmm->exit.guest_physical, 0, c0);
+            }
+        }
         if (act == VMEXIT_TO_HOST) {
             return false;
         }
