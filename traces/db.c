@@ -362,9 +362,9 @@ static bool trace_fill_names(sqlite3 *sql, const char *path, GError **error)
         const char *name;
         const char *doc;
     } reasons[] = {
-#define TRACE_EXIT_REASON(num, NAME, doc) {num, #NAME, doc},
-#include "traces/exit-reasons.def"
-#undef TRACE_EXIT_REASON
+#define VMX_EXIT(NAME, num, doc, flags) {num, #NAME, doc},
+#include "cpu/vmexit.def"
+#undef VMX_EXIT
     };
     sqlite3_stmt *st = NULL;
     bool ok = true;

@@ -1,6 +1,6 @@
 /*
  * traces/events.c: the tables generated from traces/events.def and
- * traces/exit-reasons.def, and trace levels by name.
+ * cpu/vmexit.def (the CPU's table), and trace levels by name.
  */
 #include "sim/common.h"
 
@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "traces/traces-internal.h"
+#include "cpu/cpu.h"
 #include "traces/traces.h"
 
 G_DEFINE_QUARK(trace - error - quark, trace_error)
@@ -27,11 +28,6 @@ static const char *const trace_level_names[] = {
     [TRACE_LEVEL_FULL] = "full",
 };
 
-static const char *const trace_exit_reasons[] = {
-#define TRACE_EXIT_REASON(num, NAME, doc) [num] = #NAME,
-#include "traces/exit-reasons.def"
-#undef TRACE_EXIT_REASON
-};
 
 bool trace_level_parse(const char *text, enum trace_level *level,
                        GError **error)
@@ -71,10 +67,8 @@ enum trace_level trace_event_kind_level(enum trace_event_kind kind)
     return trace_kinds[kind].level;
 }
 
+/* One table of exit reasons for the whole simulator: cpu/vmexit.def. */
 const char *trace_exit_reason_name(unsigned reason)
 {
-    if (reason >= SIM_ARRAY_SIZE(trace_exit_reasons)) {
-        return NULL;
-    }
-    return trace_exit_reasons[reason];
+    return reason > 0xffff ? NULL : vmx_exit_reason_name(reason);
 }
