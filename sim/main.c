@@ -173,10 +173,10 @@ static int main_run(int argc, char **argv)
          "same as --set trace.file=FILE)",
          "FILE"},
         {"trace", 0, 0, G_OPTION_ARG_STRING, &level,
-         "What to record: summary (totals and counters), io (and every "
-         "device access), exits (and every VM exit), full (and the "
-         "trapped instructions, disassembled); same as --set "
-         "trace.level=LEVEL",
+         "What to record: summary (totals and counters), io (and "
+         "request-level I/O), exits (and every VM exit and device register "
+         "access), full (and the trapped instructions, disassembled); "
+         "same as --set trace.level=LEVEL",
          "LEVEL"},
         G_OPTION_ENTRY_NULL,
     };

@@ -1,0 +1,180 @@
+/*
+ * tests/sim/test-trace-run.c: whole runs recorded in SQLite.  The same
+ * config and seed give the same events, row for row (determinism, with
+ * the timer's interrupts and VM exits in play); trace keys are validated;
+ * a database that is not iovsim's is refused, named, and left untouched.
+ */
+#include "sim/common.h"
+
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "sim/sim.h"
+
+static char *trace_tmpdir(void)
+{
+    return g_dir_make_tmp("iovsim-trace-XXXXXX", NULL);
+}
+
+/* Runs @program in @mode recording into @db at @level; returns the stop. */
+static enum sim_stop trace_run(const char *program, const char *mode,
+                               const char *db, const char *level)
+{
+    g_autofree char *text = g_strdup_printf(
+        "[experiment]\nname = det\nseed = 7\n[machine]\nmode = %s\n"
+        "memory = 16M\n[guest]\nprogram = %s\n[trace]\nfile = %s\n"
+        "level = %s\n[limits]\ninstructions = 50000000\n",
+        mode, program, db, level);
+    g_autoptr(GError) err = NULL;
+    struct sim_config *cfg = sim_config_parse(text, NULL, NULL, &err);
+    struct sim_machine *m;
+    enum sim_stop stop;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    m = sim_machine_new(cfg, &err);
+    if (m == NULL) {
+        fprintf(stderr, "\n%s\n", err->message);
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    stop = sim_machine_run(m);
+    sim_machine_free(m);
+    return stop;
+}
+
+/* Every column of run @run's events but their ids, as one string. */
+static char *trace_rows(sqlite3 *sql, int run, long *count)
+{
+    GString *s = g_string_new(NULL);
+    sqlite3_stmt *st = NULL;
+
+    *count = 0;
+    CU_ASSERT_EQUAL(
+        sqlite3_prepare_v2(sql,
+                           "SELECT time, vm, vcpu, kind, exit_reason, addr, "
+                           "size, value, device, cost, rip, insn FROM "
+                           "events WHERE run = ? ORDER BY id",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int(st, 1, run);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int c = 0; c < 12; c++) {
+            const unsigned char *t = sqlite3_column_text(st, c);
+
+            g_string_append(s, t != NULL ? (const char *)t : "NULL");
+            g_string_append_c(s, c == 11 ? '\n' : '|');
+        }
+        (*count)++;
+    }
+    sqlite3_finalize(st);
+    return g_string_free(s, FALSE);
+}
+
+static void check_deterministic(const char *program, const char *mode,
+                                const char *level)
+{
+    g_autofree char *dir = trace_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "det.db", NULL);
+    g_autofree char *a = NULL, *b = NULL;
+    sqlite3 *sql = NULL;
+    long na, nb;
+
+    CU_ASSERT_EQUAL(trace_run(program, mode, db, level), SIM_STOP_EXIT);
+    CU_ASSERT_EQUAL(trace_run(program, mode, db, level), SIM_STOP_EXIT);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db, &sql, SQLITE_OPEN_READONLY,
+                                          NULL),
+                          SQLITE_OK);
+    a = trace_rows(sql, 1, &na);
+    b = trace_rows(sql, 2, &nb);
+    sqlite3_close(sql);
+    CU_ASSERT(na > 100);
+    CU_ASSERT_EQUAL(na, nb);
+    CU_ASSERT_STRING_EQUAL(a, b);
+    g_remove(db);
+    g_autofree char *wal = g_strconcat(db, "-wal", NULL);
+    g_autofree char *shm = g_strconcat(db, "-shm", NULL);
+    g_remove(wal);
+    g_remove(shm);
+    g_rmdir(dir);
+}
+
+/* Exits, injected timer interrupts and idle time: the same, twice. */
+static void test_deterministic_hvm(void)
+{
+    check_deterministic("build/workloads/guest/timer-O2.elf", "hvm",
+                        "exits");
+}
+
+static void test_deterministic_native(void)
+{
+    check_deterministic("build/workloads/guest/mmioforms-O1.elf", "native",
+                        "exits");
+}
+
+static void test_trace_config_errors(void)
+{
+    g_autoptr(GError) err = NULL;
+    struct sim_config *cfg = sim_config_parse(
+        "[guest]\nprogram = build/workloads/guest/hello-O2.elf\n"
+        "[trace]\nlevel = everything\n",
+        "lvl.ini", NULL, &err);
+
+    CU_ASSERT_PTR_NULL(cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "lvl.ini:4:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "trace.level"));
+}
+
+/* A database that is not iovsim's: the run does not start, the message
+ * names the file, and the file is byte for byte what it was. */
+static void test_foreign_db_refused(void)
+{
+    g_autofree char *dir = trace_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "theirs.db", NULL);
+    g_autofree char *text = NULL, *before = NULL, *after = NULL;
+    g_autoptr(GError) err = NULL;
+    gsize nb = 0, na = 0;
+    sqlite3 *sql = NULL;
+    struct sim_config *cfg;
+
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(db, &sql), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(sql, "CREATE TABLE mine (x); INSERT INTO "
+                                      "mine VALUES (42);",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+    sqlite3_close(sql);
+    CU_ASSERT_TRUE(g_file_get_contents(db, &before, &nb, NULL));
+    text = g_strdup_printf("[guest]\nprogram = "
+                           "build/workloads/guest/hello-O2.elf\n"
+                           "[trace]\nfile = %s\n",
+                           db);
+    cfg = sim_config_parse(text, NULL, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_PTR_NULL(sim_machine_new(cfg, &err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "theirs.db"));
+    CU_ASSERT_TRUE(g_file_get_contents(db, &after, &na, NULL));
+    CU_ASSERT_EQUAL(na, nb);
+    CU_ASSERT(na == nb && memcmp(before, after, na) == 0);
+    g_remove(db);
+    g_rmdir(dir);
+}
+
+static CU_TestInfo trace_run_tests[] = {
+    {"same seed, same events (hvm, timer interrupts)",
+     test_deterministic_hvm},
+    {"same seed, same events (native, device accesses)",
+     test_deterministic_native},
+    {"trace keys are validated", test_trace_config_errors},
+    {"a foreign database is refused and left untouched",
+     test_foreign_db_refused},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo test_trace_run_suites[] = {
+    {"sim/trace-run", NULL, NULL, NULL, NULL, trace_run_tests},
+    CU_SUITE_INFO_NULL,
+};
