@@ -70,8 +70,25 @@ DIFFTEST_N ?= 2000000
 difftest: $(TESTBIN)
 	IOVSIM_DIFFTEST_N=$(N) $(TESTBIN) --suite difftest
 
+# The demo: one I/O guest natively, under VMX with in-VMM device models,
+# and under VMX with user-space ones, recorded in results/demo.db; then the
+# comparison and the plots (results/*.png).
+DEMO_USERSPACE := --set device.debugcon.placement=userspace \
+	--set device.regfile.placement=userspace \
+	--set device.postcode.placement=userspace
 demo: all
-	$(IOVSIM) run experiments/default.ini
+	@mkdir -p results
+	rm -f results/demo.db results/demo.db-wal results/demo.db-shm
+	$(IOVSIM) run experiments/default.ini --db results/demo.db \
+	    --set experiment.name=native --console results/console-native.txt
+	$(IOVSIM) run experiments/default.ini --db results/demo.db \
+	    --set experiment.name=hvm --set machine.mode=hvm \
+	    --console results/console-hvm.txt
+	$(IOVSIM) run experiments/default.ini --db results/demo.db \
+	    --set experiment.name=hvm-userspace --set machine.mode=hvm \
+	    $(DEMO_USERSPACE) --console results/console-hvm-userspace.txt
+	$(IOVSIM) report results/demo.db --compare 1,2,3
+	python3 analysis/plot.py results/demo.db results
 
 bench: all
 	@sh mk/bench.sh $(IOVSIM)
