@@ -66,7 +66,7 @@ def plot_buckets(db, runs, labels, out):
         f"'{dat}' using {i + 2}{':xtic(1)' if i == 0 else ''} "
         f"title '{b}'{',' if i < len(BUCKETS) - 1 else ''}"
         for i, b in enumerate(BUCKETS))
-    return f"""set terminal pngcairo size 900,540
+    return f"""set terminal pngcairo size 900,540 noenhanced
 set output '{os.path.join(out, 'buckets.png')}'
 set title 'Simulated cycles by bucket'
 set ylabel 'millions of cycles'
@@ -105,7 +105,7 @@ def plot_exits(db, runs, labels, out):
     means = ", ".join(
         f"'{dat}' using {3 + 2 * i}{':xtic(1)' if i == 0 else ''} "
         f"title '{labels[r]}'" for i, r in enumerate(runs))
-    return f"""set terminal pngcairo size 900,900
+    return f"""set terminal pngcairo size 900,900 noenhanced
 set output '{os.path.join(out, 'exits.png')}'
 set multiplot layout 2,1 title 'VM exits by basic exit reason'
 set style data histograms
