@@ -614,6 +614,12 @@ static ZyanStatus decode_one(struct cpu *cpu, const uint8_t *buf,
         /* Translation or segment bases change under the next ones. */
         *ends = true;
     }
+    if ((in->fn == cpu_op_inc || in->fn == cpu_op_dec) &&
+        !(in->opk & CPU_OPK_M0) &&
+        cpu_sel_incdec(in->fn == cpu_op_inc, in->opsize) != NULL) {
+        in->step = in->fn;
+        in->fn = cpu_sel_incdec(in->fn == cpu_op_inc, in->opsize);
+    }
     if (in->step == NULL) {
         in->step = in->fn;
         in->fn = cpu_thread_generic;

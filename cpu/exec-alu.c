@@ -454,6 +454,45 @@ static enum cpu_status incdec(struct cpu *cpu, const struct cpu_insn *in,
     return CPU_OK;
 }
 
+/*
+ * INC/DEC of a 32- or 64-bit register, the loop-counter forms, threaded:
+ * CF is kept in rflags for the lazy state, as incdec() does.
+ */
+static ALWAYS_INLINE enum cpu_status incdec_reg(struct cpu *cpu,
+                                                const struct cpu_insn *in,
+                                                bool inc, unsigned size)
+{
+    uint64_t a = cpu_reg_read(cpu, in->r, size);
+    uint64_t r = (inc ? a + 1 : a - 1) & cpu_size_mask(size);
+    bool cf = cpu_flag_cf(cpu);
+
+    cpu_reg_write(cpu, in->r, size, r);
+    cpu->rflags = (cpu->rflags & ~CPU_FLAG_CF) | (cf ? CPU_FLAG_CF : 0);
+    cpu_lf_set(cpu, inc ? CPU_LF_INC : CPU_LF_DEC, size, a, 1, r);
+    return in[1].fn(cpu, in + 1);
+}
+
+#define INCDEC_FN(name, inc, size)                                             \
+    static enum cpu_status name(struct cpu *cpu, const struct cpu_insn *in)    \
+    {                                                                          \
+        return incdec_reg(cpu, in, inc, size);                                 \
+    }
+INCDEC_FN(inc_t_4, true, 4)
+INCDEC_FN(inc_t_8, true, 8)
+INCDEC_FN(dec_t_4, false, 4)
+INCDEC_FN(dec_t_8, false, 8)
+
+cpu_insn_fn *cpu_sel_incdec(bool inc, unsigned size)
+{
+    if (size == 4) {
+        return inc ? inc_t_4 : dec_t_4;
+    }
+    if (size == 8) {
+        return inc ? inc_t_8 : dec_t_8;
+    }
+    return NULL;
+}
+
 enum cpu_status cpu_op_inc(struct cpu *cpu, const struct cpu_insn *in)
 {
     return incdec(cpu, in, true);

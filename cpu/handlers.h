@@ -63,6 +63,8 @@ cpu_insn_fn *cpu_sel_shift(enum cpu_shift_op op, unsigned size, bool by_cl,
                            cpu_insn_fn **step);
 cpu_insn_fn *cpu_sel_ext(bool sx, unsigned src, unsigned dst,
                          enum cpu_form form, cpu_insn_fn **step);
+/* Threaded INC/DEC of a 32/64-bit register (NULL for other sizes). */
+cpu_insn_fn *cpu_sel_incdec(bool inc, unsigned size);
 cpu_insn_fn cpu_op_inc, cpu_op_dec, cpu_op_neg, cpu_op_not;
 cpu_insn_fn cpu_op_shift;      /* aux = cpu_shift_op */
 cpu_insn_fn cpu_op_mul1, cpu_op_imul1, cpu_op_div, cpu_op_idiv;

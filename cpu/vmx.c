@@ -328,9 +328,12 @@ entered:
     if (v->f[VMCS_ENTRY_INTR_INFO] & VMX_INTR_VALID) {
         inject_event(cpu, v);
     }
-    /* The run loop looks at injection and at an open interrupt window
-     * before the first guest instruction. */
-    cpu->attention = 1;
+    /* The run loop looks at injection, an open interrupt window and
+     * pending interrupts before the first guest instruction. */
+    if (cpu->injecting || (cpu->vmx_proc & VMX_PROC_INTR_WINDOW_EXITING) ||
+        cpu_interrupt_pending(cpu)) {
+        cpu->attention = 1;
+    }
     return CPU_VMENTRY_OK;
 }
 

@@ -75,10 +75,11 @@ static uint32_t trace_device_of(const struct sim_machine *m,
     return 0;
 }
 
-/* One device access, at level io and up. */
-static void trace_access(struct sim_machine *m, enum trace_event_kind kind,
-                         const struct bus_space *space, uint64_t addr,
-                         unsigned size, uint64_t value)
+/* One device access, at the level its kind has (traces/events.def). */
+static void trace_access_record(struct sim_machine *m,
+                                enum trace_event_kind kind,
+                                const struct bus_space *space, uint64_t addr,
+                                unsigned size, uint64_t value)
 {
     struct trace_event ev = {0};
 
@@ -93,6 +94,17 @@ static void trace_access(struct sim_machine *m, enum trace_event_kind kind,
     ev.rip = cpu_rip(m->cpu);
     ev.device = trace_device_of(m, space, addr);
     trace_event(m->trace, &ev);
+}
+
+/* Untraced runs pay one test per access. */
+static inline void trace_access(struct sim_machine *m,
+                                enum trace_event_kind kind,
+                                const struct bus_space *space, uint64_t addr,
+                                unsigned size, uint64_t value)
+{
+    if (SIM_UNLIKELY(m->trace != NULL)) {
+        trace_access_record(m, kind, space, addr, size, value);
+    }
 }
 
 void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
