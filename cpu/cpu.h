@@ -242,8 +242,10 @@ const char *cpu_cost_class_name(enum cpu_cost_class cls);
 const char *cpu_stop_detail(const struct cpu *cpu);
 
 /*
- * Guest memory at [@pa, @pa + @len) was written by someone other than the
- * CPU (loader, DMA): drop any decoded instructions cached for it.
+ * Memory at [@pa, @pa + @len) was written by someone other than the CPU
+ * (loader, DMA): drop any decoded instructions cached for it.  Decoded
+ * code is keyed by the addresses env ram_page() takes: guest-physical on
+ * a native machine, machine-physical under EPT (unique across VMs).
  */
 void cpu_invalidate_phys(struct cpu *cpu, uint64_t pa, uint64_t len);
 
