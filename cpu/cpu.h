@@ -80,7 +80,7 @@ enum cpu_vector {
 enum cpu_status {
     CPU_OK = 0,     /* carry on */
     CPU_FAULT,      /* an exception is pending (vector in the cpu) */
-    CPU_VMEXIT,     /* a VM exit was recorded (VMX, later issues) */
+    CPU_VMEXIT,     /* a VM exit was recorded in the VMCS */
     CPU_UNHANDLED,  /* not modelled: raised to the guest as #UD */
     CPU_RETRY,      /* re-execute the same instruction later */
     CPU_STOP,       /* the environment asked the run to stop */
@@ -212,11 +212,11 @@ void cpu_set_tsc_rate(struct cpu *cpu, uint32_t num, uint32_t den);
 void cpu_request_stop(struct cpu *cpu);
 
 /*
- * Exception exit mode, for differential tests and (later) the VMX
- * exception bitmap: when on, an exception is not delivered through the IDT;
- * cpu_run() returns CPU_STOP_EXCEPTION with RIP at the faulting
- * instruction and the state it had before it (faults) or after it (traps:
- * int3, int n).
+ * Exception exit mode, for differential tests (VMX guests have the
+ * exception bitmap instead): when on, an exception is not delivered
+ * through the IDT; cpu_run() returns CPU_STOP_EXCEPTION with RIP at the
+ * faulting instruction and the state it had before it (faults) or after
+ * it (traps: int3, int n).
  */
 void cpu_set_exception_exit(struct cpu *cpu, bool on);
 /* The last exception raised: vector, error code (or -1 if none), CR2. */

@@ -1,8 +1,8 @@
 /*
- * mmu/mmu.h: guest address translation.  For now the architectural 4-level
+ * mmu/mmu.h: guest address translation: the architectural 4-level
  * page walk of IA-32e paging (SDM 3A §4.5): 4 KiB, 2 MiB and 1 GiB pages,
  * P, R/W, U/S, XD, accessed and dirty bits, CR0.WP and EFER.NXE, and the
- * page-fault error code (SDM 3A §4.7).  EPT joins it in a later issue.
+ * page-fault error code (SDM 3A §4.7); and the EPT walk and builder below.
  */
 #ifndef SIM_MMU_MMU_H
 #define SIM_MMU_MMU_H

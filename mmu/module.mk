@@ -1,2 +1,2 @@
-# mmu/: guest paging (and EPT, later).
+# mmu/: guest paging and EPT.
 LIB_SRCS += $(wildcard mmu/*.c)

@@ -24,7 +24,7 @@ enum sim_bucket {
     SIM_BUCKET_GUEST,        /* guest instructions */
     SIM_BUCKET_VMM,          /* VM exits, entries and their handlers */
     SIM_BUCKET_DEVICE_MODEL, /* device models, incl. user-space trips */
-    SIM_BUCKET_BACKEND,      /* driver-domain backends (later issues) */
+    SIM_BUCKET_BACKEND,      /* driver-domain backends (none yet: 0) */
     SIM_BUCKET_IDLE,         /* halted */
     SIM_NBUCKETS
 };

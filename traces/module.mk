@@ -1,2 +1,2 @@
-# traces/: SQLite trace schema and writer (later issues).
+# traces/: the SQLite trace schema, its writer and the benchmark.
 LIB_SRCS += $(wildcard traces/*.c)
