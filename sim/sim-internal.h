@@ -38,7 +38,6 @@ struct sim_vmm {
     struct mmu_ept_builder *ept;
     uint64_t page_next, page_end; /* VMM pages in machine memory */
     uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap;
-    bool entered;                 /* the guest is in non-root operation */
     struct vmx_exit exit;         /* the exit being handled */
     uint64_t virq[4];             /* virtual interrupts for the guest */
     /* Device-model cycles of a trapped access, by bus region (placement). */
