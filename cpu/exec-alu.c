@@ -1134,6 +1134,11 @@ enum cpu_status cpu_op_cmpxchg(struct cpu *cpu, const struct cpu_insn *in)
     }
     if (!eq) {
         cpu_reg_write(cpu, CPU_RAX * 8, size, a);
+        if (!(in->opk & CPU_OPK_M0)) {
+            /* Intel writes the destination back too, so a 32-bit register
+             * destination is zero-extended (AMD leaves it). */
+            cpu_reg_write(cpu, in->r, size, a);
+        }
     }
     cpu_lf_set(cpu, CPU_LF_SUB, size, acc, a, (acc - a) & cpu_size_mask(size));
     return CPU_OK;
