@@ -290,8 +290,6 @@ enum cpu_vmentry_status {
  */
 enum cpu_vmentry_status cpu_vmentry(struct cpu *cpu, struct vmx_vmcs *vmcs,
                                     const char **why);
-/* The VMCS of the guest the cpu runs or last ran, or NULL. */
-struct vmx_vmcs *cpu_vmcs(const struct cpu *cpu);
 
 /*
  * Emulates the guest instruction at GUEST_RIP of the exited guest once,

@@ -528,7 +528,6 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
     default:
         return false;
     }
-    (void)cpu;
 }
 
 static const struct insn_desc desc_unsupported = {

@@ -1367,13 +1367,9 @@ static enum cpu_status count_zeros(struct cpu *cpu, const struct cpu_insn *in,
         r = (unsigned)__builtin_ctzll(v);
     }
     cpu_reg_write(cpu, in->r, size, r);
-    flags_eager(cpu, size, r, v == 0, false, false);
-    {
-        /* Only CF and ZF are defined; keep SF/PF/OF/AF clear. */
-        uint64_t f = (v == 0 ? CPU_FLAG_CF : 0) | (r == 0 ? CPU_FLAG_ZF : 0);
-
-        cpu_flags_set_arith(cpu, f);
-    }
+    /* Only CF and ZF are defined; keep SF/PF/OF/AF clear. */
+    cpu_flags_set_arith(cpu, (v == 0 ? CPU_FLAG_CF : 0) |
+                                 (r == 0 ? CPU_FLAG_ZF : 0));
     return CPU_OK;
 }
 

@@ -148,14 +148,6 @@ cpu_insn_fn *cpu_sel_jcc(unsigned cc, cpu_insn_fn **step)
     return jcc_threaded[cc & 15];
 }
 
-enum cpu_status cpu_op_jcc(struct cpu *cpu, const struct cpu_insn *in)
-{
-    if (cpu_cond(cpu, in->aux)) {
-        cpu->rip = in->imm;
-    }
-    return CPU_OK;
-}
-
 /* CALL rel32: imm = target, imm2 = return address. */
 enum cpu_status cpu_op_call(struct cpu *cpu, const struct cpu_insn *in)
 {

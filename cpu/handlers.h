@@ -82,7 +82,7 @@ cpu_insn_fn cpu_op_clc, cpu_op_stc, cpu_op_cmc, cpu_op_cld, cpu_op_std;
 cpu_insn_fn cpu_op_nop;
 
 /* exec-flow.c */
-cpu_insn_fn cpu_op_jmp, cpu_op_jmp_ind, cpu_op_jcc, cpu_op_call;
+cpu_insn_fn cpu_op_jmp, cpu_op_jmp_ind, cpu_op_call;
 cpu_insn_fn cpu_op_call_ind, cpu_op_ret, cpu_op_loop, cpu_op_jrcxz;
 cpu_insn_fn cpu_op_push, cpu_op_pop, cpu_op_push_sreg, cpu_op_pop_sreg;
 cpu_insn_fn cpu_op_pushf, cpu_op_popf, cpu_op_enter, cpu_op_leave;

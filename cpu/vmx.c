@@ -337,11 +337,6 @@ entered:
     return CPU_VMENTRY_OK;
 }
 
-struct vmx_vmcs *cpu_vmcs(const struct cpu *cpu)
-{
-    return cpu->vmcs;
-}
-
 enum cpu_stop_reason cpu_vmx_emulate_mmio(struct cpu *cpu)
 {
     enum cpu_stop_reason r;
