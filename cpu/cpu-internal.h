@@ -215,6 +215,7 @@ struct cpu {
     int64_t last_error;
     const char *shutdown_reason;
     char shutdown_buf[160];
+    bool triple_fault_exit;     /* shutdown_buf explains a VM exit 2 */
 
     /*
      * VMX non-root operation: the controls are copied out of the VMCS at
@@ -238,6 +239,7 @@ struct cpu {
                                  * the next instruction: the VMX
                                  * interruptibility-state bits */
     uint64_t deadline;          /* cpu_set_deadline(), in cycles */
+    uint64_t run_limit;         /* icount at which this cpu_run() ends */
     uint64_t irq_pending[4];    /* external interrupt vectors, a bitmap */
     uint32_t tsc_num, tsc_den;  /* TSC rate relative to the core clock */
 
@@ -251,6 +253,14 @@ struct cpu {
 
     struct cpu_tlb_entry tlb_sets[2][CPU_TLB_SIZE]; /* [0] CPL<3, [1] CPL 3 */
     uint64_t tlb_pa[2][CPU_TLB_SIZE]; /* machine-physical page of each entry */
+    /*
+     * One victim entry per TLB slot, looked at only on a miss: the entry a
+     * fill displaced.  Two pages that share a slot (a copy from 0x200000
+     * to 0x800000) then swap instead of walking the page tables on every
+     * access.
+     */
+    struct cpu_tlb_entry tlb_victim[2][CPU_TLB_SIZE];
+    uint64_t tlb_victim_pa[2][CPU_TLB_SIZE];
     struct cpu_mmio_tlb_entry mmio_tlb[2][CPU_MMIO_TLB_SIZE];
 
     struct cpu_block **block_hash;   /* CPU_BLOCK_HASH_SIZE buckets */
@@ -516,6 +526,14 @@ enum cpu_status cpu_sys_read(struct cpu *cpu, uint64_t la, unsigned size,
                              uint64_t *val);
 enum cpu_status cpu_sys_write(struct cpu *cpu, uint64_t la, unsigned size,
                               uint64_t val);
+
+/*
+ * The guest changed state that VM entry checks (segments, descriptor
+ * tables, control registers, MSRs): the next entry runs the checks again
+ * instead of trusting the cached result, so a model bug that produces
+ * state real hardware never would is caught on every path alike.
+ */
+void cpu_vmx_guest_state_changed(struct cpu *cpu);
 
 /* ---- Exceptions --------------------------------------------------------- */
 

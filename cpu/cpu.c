@@ -274,6 +274,9 @@ void cpu_set_costs(struct cpu *cpu, const uint32_t costs[CPU_COST_NCLASSES])
 
 const char *cpu_stop_detail(const struct cpu *cpu)
 {
+    if (cpu->shutdown_reason == NULL && cpu->triple_fault_exit) {
+        return cpu->shutdown_buf;
+    }
     return cpu->shutdown_reason;
 }
 
@@ -325,6 +328,9 @@ static GPtrArray *page_blocks(struct cpu *cpu, uint64_t page_pa, bool create)
 
                 if (cpu->tlb_pa[s][i] == page_pa) {
                     e->tag_w = CPU_TLB_INVALID;
+                }
+                if (cpu->tlb_victim_pa[s][i] == page_pa) {
+                    cpu->tlb_victim[s][i].tag_w = CPU_TLB_INVALID;
                 }
             }
         }
@@ -605,16 +611,18 @@ static enum deliver_result exception_deliver(struct cpu *cpu,
         }
         v2 = cpu->exc_vector;
         if (vec == CPU_EXC_DF) {
-            if (cpu->nonroot) {
-                cpu_vmexit(cpu, VMX_EXIT_TRIPLE_FAULT, 0, 0);
-                cpu->rip = insn_rip;
-                return EXITED;
-            }
             snprintf(cpu->shutdown_buf, sizeof(cpu->shutdown_buf),
                      "triple fault: %s (error 0x%llx) while delivering "
                      "#DF; the first exception was %s at RIP 0x%llx",
                      vector_name(v2), (unsigned long long)cpu->exc_error,
                      vector_name(first), (unsigned long long)insn_rip);
+            if (cpu->nonroot) {
+                /* Exit 2; the explanation stays for cpu_stop_detail(). */
+                cpu->triple_fault_exit = true;
+                cpu_vmexit(cpu, VMX_EXIT_TRIPLE_FAULT, 0, 0);
+                cpu->rip = insn_rip;
+                return EXITED;
+            }
             cpu->shutdown_reason = cpu->shutdown_buf;
             return SHUT_DOWN;
         }
@@ -831,6 +839,13 @@ static bool attend(struct cpu *cpu, struct cpu_block **prev,
             cpu, cpu->vmcs->f[VMCS_GUEST_RIP],
             (unsigned)cpu->vmcs->f[VMCS_ENTRY_INSTRUCTION_LEN])) {
         case DELIVERED:
+            /*
+             * The event is consumed.  Hardware clears the valid bit at
+             * the next VM exit; the run can also leave non-root operation
+             * without one (a slice boundary), and the next entry must not
+             * inject the event a second time.
+             */
+            cpu->vmcs->f[VMCS_ENTRY_INTR_INFO] &= ~(uint64_t)VMX_INTR_VALID;
             break;
         default:
             cpu_vmx_exit_complete(cpu);
@@ -856,6 +871,7 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
     enum cpu_stop_reason reason;
 
     cpu->halted = false;
+    cpu->run_limit = limit;
     if (cpu->fatal || cpu->shutdown_reason != NULL) {
         return CPU_STOP_TRIPLE_FAULT;
     }

@@ -238,7 +238,8 @@ void cpu_set_costs(struct cpu *cpu,
 /* Names of the classes, for profile files: "simple", "load", ... */
 const char *cpu_cost_class_name(enum cpu_cost_class cls);
 
-/* Why the CPU shut down (triple fault), or NULL. */
+/* Why the CPU shut down (triple fault) or, in VMX non-root operation,
+ * why it made the triple-fault VM exit (reason 2); NULL if neither. */
 const char *cpu_stop_detail(const struct cpu *cpu);
 
 /*
@@ -302,12 +303,33 @@ enum cpu_vmentry_status cpu_vmentry(struct cpu *cpu, struct vmx_vmcs *vmcs,
  */
 enum cpu_stop_reason cpu_vmx_emulate_mmio(struct cpu *cpu);
 
-/* Guest-linear memory of the exited guest, through its paging and EPT,
- * as the VMM needs for string I/O.  Returns false on a translation fault
- * (which the VMM should inject; the #PF error code is in *fault_error). */
+/* A fault met by cpu_guest_linear_access(): what the VMM injects. */
+struct cpu_linear_fault {
+    unsigned vector; /* CPU_EXC_PF, or CPU_EXC_GP (non-canonical) */
+    uint32_t error;  /* the error code */
+};
+
+/*
+ * Guest-linear memory of the exited guest, through its paging and EPT,
+ * as the VMM needs for string I/O: guest-physical memory that EPT leaves
+ * out is device memory, reached through the env mmio callbacks.  A write
+ * with @buf NULL moves nothing: it checks that the write would succeed.
+ * Returns: false on a fault, which the VMM should inject (@fault says
+ * which; for #PF CR2 is the faulting address, not set here).
+ */
 bool cpu_guest_linear_access(struct cpu *cpu, uint64_t la, void *buf,
                              unsigned len, bool write,
-                             uint32_t *fault_error /* out */);
+                             struct cpu_linear_fault *fault /* out */);
+
+/*
+ * Copies up to @len bytes of guest-linear memory at @la into @buf with no
+ * side effect at all (no cycles, no TLB fill, no accessed bits, no device
+ * access), stopping at the first byte that is not readable RAM: what a
+ * trace uses to record an instruction's bytes.
+ * Returns: the number of bytes copied.
+ */
+unsigned cpu_guest_linear_peek(struct cpu *cpu, uint64_t la, uint8_t *buf,
+                               unsigned len);
 
 /* Drops cached translations (the VMM changed EPT: INVEPT). */
 void cpu_flush_translations(struct cpu *cpu);

@@ -505,6 +505,15 @@ static bool build(struct cpu *cpu, struct cpu_insn *in,
         } else if (a & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) {
             in->aux2 = cmp ? CPU_REP_REPE : CPU_REP_REP;
         }
+        /*
+         * INS/OUTS move 8, 16 or 32 bits: the port size comes from the
+         * opcode or the operand-size attribute, and REX.W does not widen
+         * it (SDM 2A INS, 2B OUTS); Zydis reports 64 for REX.W.
+         */
+        if ((desc->aux == CPU_STR_INS || desc->aux == CPU_STR_OUTS) &&
+            in->opsize > 4) {
+            in->opsize = 4;
+        }
         in->seg = (a & ZYDIS_ATTRIB_HAS_SEGMENT_FS)   ? CPU_SEGBASE_FS
                   : (a & ZYDIS_ATTRIB_HAS_SEGMENT_GS) ? CPU_SEGBASE_GS
                                                       : CPU_SEGBASE_NONE;

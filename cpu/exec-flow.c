@@ -12,8 +12,12 @@
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* Most string iterations one handler call runs before yielding. */
-#define STRING_CHUNK 65536
+/*
+ * Most iterations a string instruction runs in one VMM emulation of an
+ * MMIO access (cpu_vmx_emulate_mmio runs a single instruction): the rest
+ * runs after the guest re-executes it, exiting again.
+ */
+#define STRING_EMULATION_CHUNK 4096
 
 static enum cpu_status jump_to(struct cpu *cpu, uint64_t target)
 {
@@ -409,11 +413,33 @@ static ALWAYS_INLINE void addr_reg_set(struct cpu *cpu,
 }
 
 /*
+ * A repeated string instruction stops between iterations, with RIP still
+ * at it and rCX, rSI, rDI showing the progress, when something needs the
+ * run loop: an interrupt or a stop request (attention), the cycle deadline
+ * of the next event, or the end of the instruction budget.  Each iteration
+ * counts as one instruction toward icount, budgets and limits, so no
+ * single instruction can run unbounded work (SDM 1 §7.3.9.1: a REP string
+ * is interruptible between iterations).
+ */
+static ALWAYS_INLINE bool string_must_yield(const struct cpu *cpu,
+                                            uint64_t n)
+{
+    if (cpu->attention ||
+        cpu->cycles + n * cpu->costs[CPU_COST_STRING] >= cpu->deadline) {
+        return true;
+    }
+    return cpu->mmio_emulation ? n >= STRING_EMULATION_CHUNK
+                               : cpu->icount + n >= cpu->run_limit;
+}
+
+/*
  * MOVS/STOS/LODS/CMPS/SCAS/INS/OUTS, aux = enum cpu_str_op, aux2 = enum
  * cpu_rep.  The source (DS:rSI) honours segment overrides (in->seg); the
  * destination is always ES:rDI (base 0 in 64-bit mode).  Registers are
- * updated per iteration, so a fault mid-way restarts correctly; a long
- * repeat yields with CPU_RETRY so the run loop can check its limits.
+ * updated per iteration, so a fault mid-way restarts correctly, and a long
+ * repeat yields with CPU_RETRY (string_must_yield).  Every iteration done
+ * is charged and counted, whichever way the handler returns: a REP of n
+ * iterations retires as n instructions (one when rCX starts at 0).
  */
 enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
 {
@@ -424,6 +450,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
     uint64_t segbase = cpu->segbase[in->seg];
     uint64_t n = 0;
     enum cpu_status st = CPU_OK;
+    bool done = false;
 
     if (op == CPU_STR_INS || op == CPU_STR_OUTS) {
         st = cpu_io_check(cpu, (uint16_t)cpu->gpr[CPU_RDX], size);
@@ -435,7 +462,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
             return st;
         }
     }
-    for (;;) {
+    while (!done) {
         uint64_t si = addr_reg(cpu, in, CPU_RSI);
         uint64_t di = addr_reg(cpu, in, CPU_RDI);
         uint64_t a, b;
@@ -445,8 +472,9 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
             if (addr_reg(cpu, in, CPU_RCX) == 0) {
                 break;
             }
-            if (n == STRING_CHUNK) {
-                return CPU_RETRY;
+            if (n > 0 && SIM_UNLIKELY(string_must_yield(cpu, n))) {
+                st = CPU_RETRY;
+                break;
             }
         }
         switch (op) {
@@ -456,7 +484,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
                 st = cpu_mem_write(cpu, di, size, a);
             }
             if (st != CPU_OK) {
-                return st;
+                goto out;
             }
             addr_reg_set(cpu, in, CPU_RSI, si + step);
             addr_reg_set(cpu, in, CPU_RDI, di + step);
@@ -464,14 +492,14 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
         case CPU_STR_STOS:
             st = cpu_mem_write(cpu, di, size, cpu->gpr[CPU_RAX]);
             if (st != CPU_OK) {
-                return st;
+                goto out;
             }
             addr_reg_set(cpu, in, CPU_RDI, di + step);
             break;
         case CPU_STR_LODS:
             st = cpu_mem_read(cpu, si + segbase, size, &a);
             if (st != CPU_OK) {
-                return st;
+                goto out;
             }
             cpu_reg_write(cpu, CPU_RAX * 8, size, a);
             addr_reg_set(cpu, in, CPU_RSI, si + step);
@@ -482,7 +510,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
                 st = cpu_mem_read(cpu, di, size, &b);
             }
             if (st != CPU_OK) {
-                return st;
+                goto out;
             }
             cpu_lf_set(cpu, CPU_LF_SUB, size, a, b,
                        (a - b) & cpu_size_mask(size));
@@ -493,7 +521,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
             a = cpu_reg_read(cpu, CPU_RAX * 8, size);
             st = cpu_mem_read(cpu, di, size, &b);
             if (st != CPU_OK) {
-                return st;
+                goto out;
             }
             cpu_lf_set(cpu, CPU_LF_SUB, size, a, b,
                        (a - b) & cpu_size_mask(size));
@@ -504,7 +532,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
              * value the port returned. */
             st = cpu_mem_probe_write(cpu, di, size);
             if (st != CPU_OK) {
-                return st;
+                goto out;
             }
             a = cpu->ops->io_in(cpu->opaque, port, size);
             cpu->cycles += cpu->costs[CPU_COST_IO];
@@ -514,7 +542,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
         default: /* CPU_STR_OUTS */
             st = cpu_mem_read(cpu, si + segbase, size, &a);
             if (st != CPU_OK) {
-                return st;
+                goto out;
             }
             cpu->cycles += cpu->costs[CPU_COST_IO];
             st = cpu->ops->io_out(cpu->opaque, port, size, (uint32_t)a);
@@ -529,16 +557,24 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
         if (op == CPU_STR_CMPS || op == CPU_STR_SCAS) {
             bool zf = cpu_flag_zf(cpu);
 
-            if ((rep == CPU_REP_REPE && !zf) ||
-                (rep == CPU_REP_REPNE && zf)) {
-                break;
-            }
+            done = (rep == CPU_REP_REPE && !zf) ||
+                   (rep == CPU_REP_REPNE && zf);
         }
-        if (st == CPU_STOP) {
-            /* OUTS to the exit port: finish this iteration, then stop. */
-            break;
-        }
+        /* OUTS to the exit port (CPU_STOP): finish this iteration, then
+         * stop. */
+        done = done || st == CPU_STOP;
     }
+out:
     cpu->cycles += n * cpu->costs[CPU_COST_STRING];
+    /*
+     * The run loop counts the instruction once when it completes; the
+     * iterations beyond that one, or all of them when it stops early
+     * (fault, exit, yield), are counted here.
+     */
+    if (st == CPU_OK || st == CPU_STOP) {
+        cpu->icount += n > 0 ? n - 1 : 0;
+    } else {
+        cpu->icount += n;
+    }
     return st;
 }

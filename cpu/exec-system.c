@@ -90,6 +90,26 @@ static uint32_t desc_limit(uint64_t d)
 }
 
 /*
+ * Loading a segment register from a descriptor whose accessed bit (type
+ * bit 0) is clear sets it in the GDT (SDM 3A §3.4.5.1), for CS and SS
+ * loaded by far transfers, interrupts and IRET as for MOV and POP.
+ */
+static enum cpu_status set_accessed(struct cpu *cpu, uint16_t sel,
+                                    uint64_t *desc)
+{
+    enum cpu_status st = CPU_OK;
+
+    if (!(*desc & (1ull << 40))) {
+        st = cpu_sys_write(cpu, cpu->gdtr.base + (sel & ~7u), 8,
+                           *desc | (1ull << 40));
+        if (st == CPU_OK) {
+            *desc |= 1ull << 40;
+        }
+    }
+    return st;
+}
+
+/*
  * Loads a data segment register or SS in 64-bit mode (SDM 2B MOV, POP:
  * protected-mode checks).  A null selector is allowed for DS/ES/FS/GS, and
  * for SS below CPL 3 when RPL = CPL.  Loading FS/GS sets their 32-bit base.
@@ -140,19 +160,16 @@ enum cpu_status cpu_load_sreg(struct cpu *cpu, enum cpu_sreg sreg,
             return cpu_raise(cpu, CPU_EXC_NP, sel & ~3);
         }
     }
-    if (!(d & (1ull << 40))) {
-        /* Set the accessed bit as the processor does. */
-        st = cpu_sys_write(cpu, cpu->gdtr.base + (sel & ~7u), 8,
-                           d | (1ull << 40));
-        if (st != CPU_OK) {
-            return st;
-        }
+    st = set_accessed(cpu, sel, &d);
+    if (st != CPU_OK) {
+        return st;
     }
     s->sel = sel;
     s->base = desc_base(d);
     s->limit = desc_limit(d);
     s->attr = attr | 1;
 done:
+    cpu_vmx_guest_state_changed(cpu);
     if (sreg == CPU_FS) {
         cpu->segbase[CPU_SEGBASE_FS] = s->base;
     } else if (sreg == CPU_GS) {
@@ -237,6 +254,10 @@ enum cpu_status cpu_deliver_event(struct cpu *cpu, unsigned vector,
     if (!mmu_canonical(target)) {
         return cpu_raise(cpu, CPU_EXC_GP, ext);
     }
+    st = set_accessed(cpu, sel, &cs_desc);
+    if (st != CPU_OK) {
+        return st;
+    }
     if (ist != 0) {
         st = tss_rsp(cpu, 36 + (ist - 1) * 8, &rsp);
     } else if (new_cpl < cpu->cpl) {
@@ -284,6 +305,7 @@ enum cpu_status cpu_deliver_event(struct cpu *cpu, unsigned vector,
     cpu_set_cpl(cpu, new_cpl);
     cpu->rip = target;
     cpu->cycles += cpu->costs[CPU_COST_EXCEPTION];
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -397,6 +419,13 @@ enum cpu_status cpu_op_iretq(struct cpu *cpu, const struct cpu_insn *in)
     if (!mmu_canonical(f[0])) {
         return cpu_raise_gp0(cpu);
     }
+    st = set_accessed(cpu, cs_sel, &cs_desc);
+    if (st == CPU_OK && (ss_sel & ~3) != 0) {
+        st = set_accessed(cpu, ss_sel, &ss_desc);
+    }
+    if (st != CPU_OK) {
+        return st;
+    }
     old = cpu_flags_get(cpu);
     iopl = (unsigned)((old & CPU_FLAG_IOPL) >> 12);
     mask = CPU_FLAGS_ARITH | CPU_FLAG_TF | CPU_FLAG_DF | CPU_FLAG_NT |
@@ -443,6 +472,7 @@ enum cpu_status cpu_op_iretq(struct cpu *cpu, const struct cpu_insn *in)
     cpu->rip = f[0];
     cpu_set_cpl(cpu, new_cpl);
     cpu->attention = 1; /* IF may have been set: interrupt window */
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -465,6 +495,7 @@ enum cpu_status cpu_op_syscall(struct cpu *cpu, const struct cpu_insn *in)
     cpu_seg_flat(&cpu->seg[CPU_SS], (uint16_t)(sel + 8), 0, false);
     cpu->rip = cpu->lstar;
     cpu_set_cpl(cpu, 0);
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -494,6 +525,7 @@ enum cpu_status cpu_op_sysret(struct cpu *cpu, const struct cpu_insn *in)
     cpu_seg_flat(&cpu->seg[CPU_SS], (uint16_t)((sel + 8) | 3), 3, false);
     cpu->rip = cpu->gpr[CPU_RCX];
     cpu_set_cpl(cpu, 3);
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -508,6 +540,7 @@ enum cpu_status cpu_op_swapgs(struct cpu *cpu, const struct cpu_insn *in)
     cpu->seg[CPU_GS].base = cpu->kernel_gs_base;
     cpu->segbase[CPU_SEGBASE_GS] = cpu->kernel_gs_base;
     cpu->kernel_gs_base = t;
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -535,6 +568,7 @@ enum cpu_status cpu_op_wrfsbase(struct cpu *cpu, const struct cpu_insn *in)
     }
     cpu->seg[s].base = v;
     cpu->segbase[in->aux ? CPU_SEGBASE_GS : CPU_SEGBASE_FS] = v;
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -597,6 +631,7 @@ static enum cpu_status load_dtr(struct cpu *cpu, const struct cpu_insn *in,
     }
     dtr->base = base;
     dtr->limit = (uint16_t)limit;
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -683,6 +718,7 @@ enum cpu_status cpu_op_ltr(struct cpu *cpu, const struct cpu_insn *in)
     cpu->tr.base = desc_base(lo) | (hi << 32);
     cpu->tr.limit = desc_limit(lo);
     cpu->tr.attr = desc_attr(lo) | 2;
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -1165,6 +1201,7 @@ enum cpu_status cpu_op_wrmsr(struct cpu *cpu, const struct cpu_insn *in)
     if (!msr_write(cpu, (uint32_t)cpu->gpr[CPU_RCX], v)) {
         return cpu_raise_gp0(cpu);
     }
+    cpu_vmx_guest_state_changed(cpu);
     return CPU_OK;
 }
 
@@ -1205,6 +1242,7 @@ enum cpu_status cpu_op_mov_to_cr(struct cpu *cpu, const struct cpu_insn *in)
         if (st != CPU_OK) {
             return st; /* a VM exit, or #GP for a fixed bit */
         }
+        cpu_vmx_guest_state_changed(cpu);
     }
     switch (in->aux) {
     case 0:

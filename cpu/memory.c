@@ -11,6 +11,7 @@
  */
 #include "sim/common.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cpu/cpu-internal.h"
@@ -66,8 +67,10 @@ void cpu_tlb_flush(struct cpu *cpu)
     for (unsigned s = 0; s < 2; s++) {
         for (unsigned i = 0; i < CPU_TLB_SIZE; i++) {
             struct cpu_tlb_entry *e = &cpu->tlb_sets[s][i];
+            struct cpu_tlb_entry *v = &cpu->tlb_victim[s][i];
 
             e->tag_r = e->tag_w = e->tag_x = CPU_TLB_INVALID;
+            v->tag_r = v->tag_w = v->tag_x = CPU_TLB_INVALID;
         }
         for (unsigned i = 0; i < CPU_MMIO_TLB_SIZE; i++) {
             cpu->mmio_tlb[s][i].tag_r = cpu->mmio_tlb[s][i].tag_w =
@@ -279,13 +282,43 @@ static enum cpu_status translate(struct cpu *cpu, uint64_t la,
     return CPU_OK;
 }
 
-/* Caches a translation in the current TLB set if it reaches RAM. */
+/*
+ * On a miss for @la in the current set: if the slot's victim entry holds
+ * the page with the tag @acc needs, the two entries swap.
+ * Returns: true when the slot now holds the page for @acc.
+ */
+static bool tlb_victim_swap(struct cpu *cpu, uint64_t la, enum mmu_access acc)
+{
+    unsigned s = cpu->tlb != cpu->tlb_sets[0];
+    unsigned i = (unsigned)(la >> 12) & (CPU_TLB_SIZE - 1);
+    struct cpu_tlb_entry *v = &cpu->tlb_victim[s][i], tmp;
+    uint64_t page = la & ~0xfffull, pa;
+    uint64_t tag = acc == MMU_WRITE  ? v->tag_w
+                   : acc == MMU_EXEC ? v->tag_x
+                                     : v->tag_r;
+
+    if (tag != page) {
+        return false;
+    }
+    tmp = cpu->tlb[i];
+    cpu->tlb[i] = *v;
+    *v = tmp;
+    pa = cpu->tlb_pa[s][i];
+    cpu->tlb_pa[s][i] = cpu->tlb_victim_pa[s][i];
+    cpu->tlb_victim_pa[s][i] = pa;
+    return true;
+}
+
+/* Caches a translation in the current TLB set if it reaches RAM; the
+ * entry it displaces becomes the slot's victim. */
 static uint8_t *tlb_fill(struct cpu *cpu, uint64_t la, const struct xlate *x)
 {
     uint64_t page_pa = x->mpa & ~0xfffull;
     uint8_t *host;
     struct cpu_tlb_entry *e;
     uint64_t page = la & ~0xfffull;
+    unsigned s = cpu->tlb != cpu->tlb_sets[0];
+    unsigned i = (unsigned)(la >> 12) & (CPU_TLB_SIZE - 1);
 
     if (x->mmio) {
         return NULL;
@@ -294,9 +327,13 @@ static uint8_t *tlb_fill(struct cpu *cpu, uint64_t la, const struct xlate *x)
     if (host == NULL) {
         return NULL;
     }
-    e = &cpu->tlb[(la >> 12) & (CPU_TLB_SIZE - 1)];
+    e = &cpu->tlb[i];
+    if (e->tag_r != CPU_TLB_INVALID && e->tag_r != page) {
+        cpu->tlb_victim[s][i] = *e;
+        cpu->tlb_victim_pa[s][i] = cpu->tlb_pa[s][i];
+    }
     e->addend = (uintptr_t)host - (uintptr_t)page;
-    cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] = page_pa;
+    cpu->tlb_pa[s][i] = page_pa;
     e->tag_r = page;
     /* Writes hit only pages that hold no decoded code. */
     e->tag_w = x->writable && !cpu_is_code_page(cpu, page_pa)
@@ -316,6 +353,24 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
     uint8_t *host;
     struct cpu_mmio_tlb_entry *me = mmio_tlb_entry(cpu, user, la);
 
+    /*
+     * The current set serves accesses at the current privilege, the
+     * implicit supervisor accesses of CPL 0-2 (IDT, GDT, TSS, the
+     * interrupt frame) included: a hit in it or its victim needs no walk.
+     */
+    if (user == (cpu->cpl == 3) &&
+        (cpu_tlb_hit(write ? cpu_tlb_entry(cpu, la)->tag_w
+                           : cpu_tlb_entry(cpu, la)->tag_r,
+                     la, size) ||
+         tlb_victim_swap(cpu, la, write ? MMU_WRITE : MMU_READ))) {
+        host = cpu_tlb_host(cpu_tlb_entry(cpu, la), la);
+        if (write) {
+            cpu_host_store(host, size, *val);
+        } else {
+            *val = cpu_host_load(host, size);
+        }
+        return CPU_OK;
+    }
     if ((write ? me->tag_w : me->tag_r) == (la & ~0xfffull)) {
         uint64_t gpa = me->gpa_page | (la & 0xfff);
 
@@ -464,14 +519,25 @@ enum cpu_status cpu_translate_fetch(struct cpu *cpu, uint64_t la,
               (la & 0xfff);
         return CPU_OK;
     }
+    if (tlb_victim_swap(cpu, la, MMU_EXEC)) {
+        *pa = cpu->tlb_pa[cpu->tlb != cpu->tlb_sets[0]][e - cpu->tlb] |
+              (la & 0xfff);
+        return CPU_OK;
+    }
     st = translate(cpu, la, MMU_EXEC, cpu->cpl == 3, &x);
     if (st != CPU_OK) {
         return st;
     }
     if (x.mmio) {
-        /* Fetching from device memory is not modelled: see block_get. */
-        *pa = ~0ull;
-        return CPU_OK;
+        /* Fetching from device memory is not modelled (as in block_get). */
+        cpu->fatal = true;
+        snprintf(cpu->shutdown_buf, sizeof(cpu->shutdown_buf),
+                 "instruction fetch from guest-physical 0x%llx, which is "
+                 "not RAM (executing device memory is not modelled), at "
+                 "RIP 0x%llx",
+                 (unsigned long long)x.gpa, (unsigned long long)la);
+        cpu->shutdown_reason = cpu->shutdown_buf;
+        return CPU_STOP;
     }
     tlb_fill(cpu, la, &x);
     *pa = x.mpa;
@@ -505,31 +571,119 @@ enum cpu_status cpu_fetch(struct cpu *cpu, uint64_t la, uint8_t *buf,
 }
 
 /*
- * The VMM's view of guest-linear memory (string I/O): byte-wise through
- * the slow path at the guest's privilege, without filling the TLB from a
- * different privilege.  A fault is not delivered: it is returned.
+ * The VMM's view of guest-linear memory (string I/O): through the
+ * software TLB and the slow path at the guest's privilege, in pieces of
+ * 1, 2, 4 or 8 bytes, each checked whole before anything is written.
+ * Memory that EPT leaves out is device memory, reached through the env
+ * mmio callbacks as during MMIO emulation.  A write with @buf NULL only
+ * checks that the write would succeed.  A fault is not delivered: it is
+ * returned.
  */
 bool cpu_guest_linear_access(struct cpu *cpu, uint64_t la, void *buf,
-                             unsigned len, bool write, uint32_t *fault_error)
+                             unsigned len, bool write,
+                             struct cpu_linear_fault *fault)
 {
     uint8_t *p = buf;
+    bool emulating = cpu->mmio_emulation;
 
-    *fault_error = 0;
-    for (unsigned i = 0; i < len; i++) {
-        uint64_t b = write ? p[i] : 0;
-        enum cpu_status st =
-            access_slow(cpu, la + i, 1, &b, write, cpu->cpl == 3);
+    fault->vector = 0;
+    fault->error = 0;
+    cpu->mmio_emulation = true;
+    for (unsigned i = 0; i < len;) {
+        unsigned left = len - i;
+        unsigned n = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        uint64_t v = 0;
+        enum cpu_status st;
 
+        if (write && p == NULL) {
+            st = cpu_tlb_hit(cpu_tlb_entry(cpu, la + i)->tag_w, la + i, n)
+                     ? CPU_OK
+                     : cpu_mem_probe_write(cpu, la + i, n);
+        } else if (write) {
+            memcpy(&v, p + i, n);
+            st = cpu_mem_write(cpu, la + i, n, v);
+        } else {
+            st = cpu_mem_read(cpu, la + i, n, &v);
+        }
         if (st != CPU_OK) {
-            *fault_error = st == CPU_FAULT && cpu->exc_error >= 0
-                               ? (uint32_t)cpu->exc_error
-                               : 0;
+            cpu->mmio_emulation = emulating;
             cpu->vmexit_pending = false;
+            if (st != CPU_FAULT) {
+                /* An EPT misconfiguration: report it as #GP(0). */
+                fault->vector = CPU_EXC_GP;
+                return false;
+            }
+            fault->vector = cpu->exc_vector;
+            fault->error = cpu->exc_error >= 0 ? (uint32_t)cpu->exc_error
+                                               : 0;
             return false;
         }
         if (!write) {
-            p[i] = (uint8_t)b;
+            memcpy(p + i, &v, n);
         }
+        i += n;
     }
+    cpu->mmio_emulation = emulating;
     return true;
+}
+
+/* ---- Reading guest memory without side effects ---------------------------- */
+
+static bool peek_write_nop(void *opaque, uint64_t pa, uint64_t val)
+{
+    return true;
+}
+
+/* Guest-physical to a host pointer, through EPT when it is on, reading
+ * only: NULL when it is not RAM. */
+static const uint8_t *peek_gpa(struct cpu *cpu, uint64_t gpa)
+{
+    struct mmu_ept_result r;
+    uint64_t mpa = gpa;
+    uint8_t *page;
+
+    if (cpu->ept_on) {
+        if (!mmu_ept_walk(cpu->eptp, gpa, MMU_READ, ept_entry_read,
+                          peek_write_nop, cpu, &r)) {
+            return NULL;
+        }
+        mpa = r.hpa;
+    }
+    page = cpu->ops->ram_page(cpu->opaque, mpa & ~0xfffull);
+    return page != NULL ? page + (mpa & 0xfff) : NULL;
+}
+
+static bool peek_pte_read(void *opaque, uint64_t gpa, uint64_t *val)
+{
+    const uint8_t *p = peek_gpa(opaque, gpa & ~7ull);
+
+    if (p == NULL) {
+        return false;
+    }
+    memcpy(val, p, 8);
+    return true;
+}
+
+unsigned cpu_guest_linear_peek(struct cpu *cpu, uint64_t la, uint8_t *buf,
+                               unsigned len)
+{
+    struct mmu_paging pg = {cpu->cr0, cpu->cr3, cpu->cr4, cpu->efer};
+    unsigned got = 0;
+
+    while (got < len) {
+        struct mmu_walk_result res;
+        const uint8_t *p;
+        unsigned chunk = 4096 - (unsigned)((la + got) & 0xfff);
+
+        if (!mmu_canonical(la + got) ||
+            !mmu_walk(&pg, la + got, MMU_READ, cpu->cpl == 3, peek_pte_read,
+                      peek_write_nop, cpu, &res) ||
+            (p = peek_gpa(cpu, res.pa)) == NULL) {
+            break;
+        }
+        chunk = chunk < len - got ? chunk : len - got;
+        memcpy(buf + got, p, chunk);
+        got += chunk;
+    }
+    return got;
 }

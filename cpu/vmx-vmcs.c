@@ -1215,7 +1215,7 @@ uint64_t vmx_vmcs_field(const struct vmx_vmcs *vmcs, enum vmcs_index idx)
 /* The VMM's common write: a canonical RIP keeps the checks' result. */
 void vmx_vmcs_set_guest_rip(struct vmx_vmcs *vmcs, uint64_t rip)
 {
-    if ((uint64_t)(((int64_t)rip << 16) >> 16) != rip) {
+    if ((uint64_t)((int64_t)(rip << 16) >> 16) != rip) {
         vmcs->checked = false;
     }
     vmcs->f[VMCS_GUEST_RIP] = rip;

@@ -148,6 +148,13 @@ void cpu_vmx_save_guest_state(struct cpu *cpu, struct vmx_vmcs *vmcs)
     vmcs->guest_dirty = true;
 }
 
+void cpu_vmx_guest_state_changed(struct cpu *cpu)
+{
+    if (cpu->nonroot) {
+        cpu->vmcs->checked = false;
+    }
+}
+
 /* Saves the guest state and leaves non-root operation. */
 void cpu_vmx_exit_complete(struct cpu *cpu)
 {

@@ -76,7 +76,8 @@ bool mmu_walk(const struct mmu_paging *pg, uint64_t la, enum mmu_access acc,
 /* True if @la is canonical for 48-bit linear addresses. */
 static inline bool mmu_canonical(uint64_t la)
 {
-    return (uint64_t)(((int64_t)la << 16) >> 16) == la;
+    /* Shift unsigned: a signed left shift of a negative value is undefined. */
+    return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
 /* ===================================================================== */

@@ -124,16 +124,10 @@ void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
     ev.cost = cost;
     ev.rip = m->vmm.exit.guest_rip;
     if (m->cfg->trace_level >= TRACE_LEVEL_FULL) {
-        uint32_t pfec;
-
-        /* The exiting instruction's bytes, as many as can be read. */
-        for (unsigned n = 15; n > 0; n--) {
-            if (cpu_guest_linear_access(m->cpu, ev.rip, ev.insn, n, false,
-                                        &pfec)) {
-                ev.insn_len = (uint8_t)n;
-                break;
-            }
-        }
+        /* The exiting instruction's bytes, as many as can be read, read
+         * without side effects: tracing never changes simulated time. */
+        ev.insn_len = (uint8_t)cpu_guest_linear_peek(m->cpu, ev.rip, ev.insn,
+                                                     15);
     }
     trace_event(m->trace, &ev);
 }

@@ -75,7 +75,8 @@ static bool run_check(struct sim_machine *m, uint64_t *budget,
 
 /*
  * The vCPU is halted: it can wake only through an interrupt.  Time moves
- * on to the next event, charged to the idle bucket.
+ * on to the next event, or to the time limit if that comes first, charged
+ * to the idle bucket.
  * Returns: false with *stop when nothing can ever wake it (no event, or
  * interrupts disabled: NMIs are not modelled).
  */
@@ -97,11 +98,25 @@ static bool run_idle(struct sim_machine *m, enum sim_stop *stop)
         *stop = SIM_STOP_HALTED;
         return false;
     }
+    /* Sleep no further than the time limit: run_check() ends it there. */
+    if (m->limit_cycles != 0 && next > m->limit_cycles) {
+        next = m->limit_cycles > now ? m->limit_cycles : now;
+    }
     if (next > now) {
         m->buckets[SIM_BUCKET_IDLE] += next - now;
         cpu_add_cycles(m->cpu, next - now);
     }
     return true;
+}
+
+uint64_t sim_run_deadline(const struct sim_machine *m)
+{
+    uint64_t next = sim_sched_next(m);
+
+    if (m->limit_cycles != 0 && m->limit_cycles < next) {
+        next = m->limit_cycles;
+    }
+    return next;
 }
 
 enum sim_stop sim_machine_run(struct sim_machine *m)
@@ -123,8 +138,8 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
             }
             continue;
         }
-        /* Run up to the next event, at most a slice. */
-        cpu_set_deadline(m->cpu, sim_sched_next(m));
+        /* Run up to the next event or the time limit, at most a slice. */
+        cpu_set_deadline(m->cpu, sim_run_deadline(m));
         t0 = run_now_ns();
         if (m->cfg->mode == SIM_MODE_HVM) {
             bool more = sim_vmm_run_slice(m, budget, &stop);
@@ -206,6 +221,10 @@ char *sim_machine_stop_message(const struct sim_machine *m)
     case SIM_STOP_INTERRUPTED:
         return g_strdup("interrupted (SIGINT)");
     case SIM_STOP_TRIPLE_FAULT:
+        if (m->vmm.stop_message != NULL) {
+            return g_strdup_printf("guest triple fault: %s",
+                                   m->vmm.stop_message);
+        }
         detail = cpu_stop_detail(m->cpu);
         return g_strdup_printf("guest triple fault at rip 0x%" PRIx64 ": %s",
                                cpu_rip(m->cpu),

@@ -89,8 +89,8 @@ uint64_t sim_machine_schedule(struct sim_machine *m, uint64_t when,
     }
     if (i == 0) {
         /* Scheduled by a device while the vCPU runs (a port write): the
-         * vCPU must stop at this earlier event. */
-        cpu_set_deadline(m->cpu, when);
+         * vCPU must stop at this earlier event (or the time limit). */
+        cpu_set_deadline(m->cpu, sim_run_deadline(m));
     }
     return ev.seq;
 }

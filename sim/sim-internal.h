@@ -39,6 +39,7 @@ struct sim_vmm {
     uint64_t page_next, page_end; /* VMM pages in machine memory */
     uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap;
     struct vmx_exit exit;         /* the exit being handled */
+    uint64_t slice_end;           /* icount at which the slice ends */
     uint64_t virq[4];             /* virtual interrupts for the guest */
     /* Device-model cycles of a trapped access, by bus region (placement). */
     const struct bus_region *cost_region[16];
@@ -108,6 +109,10 @@ void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
                     unsigned size, uint64_t cost);
 /* Ends the traced run: counters, totals, complete = 1. */
 void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop);
+
+/* sim/run.c: the cycle at which the vCPU must stop running: the next
+ * event or the time limit, whichever comes first (UINT64_MAX: none). */
+uint64_t sim_run_deadline(const struct sim_machine *m);
 
 /* sim/sched.c */
 uint64_t sim_sched_next(const struct sim_machine *m); /* UINT64_MAX: none */

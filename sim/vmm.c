@@ -310,8 +310,25 @@ static void port_out(struct sim_machine *m, uint16_t port, unsigned size,
  * element through the guest's paging, with rSI/rDI/rCX updated as the
  * instruction would (SDM 2B INS/OUTS; instruction information per the fact
  * sheet §8).  A translation fault is injected with the registers showing
- * the progress so far, so the guest restarts the instruction.
+ * the progress so far, so the guest restarts the instruction.  A long REP
+ * stops between iterations, as the CPU's own string loop does, when the
+ * slice's budget, the next event's time or the time limit is reached, an interrupt is
+ * pending or a stop was asked for: the guest re-enters at the instruction
+ * and exits again for the rest.  Each iteration retires as one
+ * instruction, as on the interpreter.
  */
+/* A fault of INS/OUTS's memory access, injected with RIP at the
+ * instruction (SDM 3C "Event Injection"; CR2 first for #PF). */
+static enum vmexit_action string_fault(struct sim_machine *m, uint64_t la,
+                                       const struct cpu_linear_fault *fault)
+{
+    if (fault->vector == CPU_EXC_PF) {
+        cpu_set_cr2(m->cpu, la);
+    }
+    inject_exception(m, fault->vector, fault->error);
+    return VMEXIT_RESUME;
+}
+
 static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
                                     enum sim_stop *stop)
 {
@@ -327,25 +344,41 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
     uint64_t la = m->vmm.exit.guest_linear;
     enum cpu_gpr idx = in ? CPU_RDI : CPU_RSI;
     uint64_t count = rep ? cpu_gpr(cpu, CPU_RCX) & amask : 1;
+    uint64_t deadline = sim_run_deadline(m);
 
+    /* The qualification's size field is 0, 1 or 3 (fact sheet §8). */
+    if (size != 1 && size != 2 && size != 4) {
+        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                        g_strdup_printf("I/O exit with access size %u at "
+                                        "rip 0x%" PRIx64,
+                                        size, m->vmm.exit.guest_rip));
+    }
     for (uint64_t n = 0; n < count; n++) {
         uint8_t buf[4];
         uint64_t v = 0;
-        uint32_t pfec;
+        struct cpu_linear_fault fault;
 
+        if (n > 0 && (cpu_icount(cpu) >= m->vmm.slice_end ||
+                      cpu_cycles(cpu) >= deadline ||
+                      cpu_interrupt_pending(cpu) || m->stop_requested)) {
+            /* Not done: the guest resumes at the instruction. */
+            return VMEXIT_RESUME;
+        }
+        /* INS probes its destination first, as the CPU does, so that a
+         * fault does not lose the value the port returned. */
+        if (in && !cpu_guest_linear_access(cpu, la, NULL, size, true,
+                                           &fault)) {
+            return string_fault(m, la, &fault);
+        }
         if (in) {
             v = port_in(m, port, size);
             memcpy(buf, &v, size);
-            if (!cpu_guest_linear_access(cpu, la, buf, size, true, &pfec)) {
-                cpu_set_cr2(cpu, la);
-                inject_exception(m, CPU_EXC_PF, pfec);
-                return VMEXIT_RESUME;
+            if (!cpu_guest_linear_access(cpu, la, buf, size, true, &fault)) {
+                return string_fault(m, la, &fault);
             }
         } else {
-            if (!cpu_guest_linear_access(cpu, la, buf, size, false, &pfec)) {
-                cpu_set_cr2(cpu, la);
-                inject_exception(m, CPU_EXC_PF, pfec);
-                return VMEXIT_RESUME;
+            if (!cpu_guest_linear_access(cpu, la, buf, size, false, &fault)) {
+                return string_fault(m, la, &fault);
             }
             memcpy(&v, buf, size);
             port_out(m, port, size, v);
@@ -361,6 +394,9 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
         }
         if (m->exited) {
             break;
+        }
+        if (n + 1 < count) {
+            cpu_retire(cpu, 1); /* the last one retires with the skip */
         }
     }
     skip_instruction(m);
@@ -428,10 +464,28 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
                                         "(qualification 0x%" PRIx64 ")",
                                         gpa, m->vmm.exit.qualification));
     }
+    if (m->vmm.exit.qualification & VMX_EPTQ_FETCH) {
+        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                        g_strdup_printf("instruction fetch from "
+                                        "guest-physical 0x%" PRIx64
+                                        ", which is not RAM (executing "
+                                        "device memory is not modelled), "
+                                        "at rip 0x%" PRIx64,
+                                        gpa, m->vmm.exit.guest_rip));
+    }
     charge(m, SIM_BUCKET_VMM,
            vmx_cost(m, SIM_VMX_IO) + vmx_cost(m, SIM_VMX_MMIO_EMULATE));
     charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->mmio, gpa));
     why = cpu_vmx_emulate_mmio(m->cpu);
+    if (why == CPU_STOP_TRIPLE_FAULT) {
+        const char *detail = cpu_stop_detail(m->cpu);
+
+        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+                        g_strdup_printf("emulating the MMIO access at "
+                                        "guest-physical 0x%" PRIx64
+                                        " stopped the CPU: %s",
+                                        gpa, detail != NULL ? detail : "?"));
+    }
     if (why == CPU_STOP_VMEXIT) {
         return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
                         g_strdup_printf("emulating the MMIO access at "
@@ -644,10 +698,13 @@ static enum vmexit_action vmm_exit_vmx_insn(struct sim_machine *m,
 static enum vmexit_action vmm_exit_triple_fault(struct sim_machine *m,
                                                 enum sim_stop *stop)
 {
+    const char *detail = cpu_stop_detail(m->cpu);
+
     return vmm_stop(m, stop, SIM_STOP_TRIPLE_FAULT,
-                    g_strdup_printf("guest triple fault (VM exit 2) at rip "
-                                    "0x%" PRIx64,
-                                    m->vmm.exit.guest_rip));
+                    g_strdup_printf("VM exit 2 at rip 0x%" PRIx64 ": %s",
+                                    m->vmm.exit.guest_rip,
+                                    detail != NULL ? detail
+                                                   : "no explanation"));
 }
 
 /*
@@ -686,6 +743,8 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
 {
     struct sim_vmm *vmm = &m->vmm;
     uint64_t end = cpu_icount(m->cpu) + budget;
+
+    vmm->slice_end = end;
 
     while (cpu_icount(m->cpu) < end) {
         const char *why = NULL;

@@ -719,7 +719,7 @@ static void test_io_string_linear_access(void)
         0x0f, 0x01, 0xc1, /* vmcall */
     };
     uint8_t buf[4] = {0};
-    uint32_t pfec = 0xffff;
+    struct cpu_linear_fault fault = {0xff, 0xffff};
     struct vt t;
 
     vt_init(&t, code, sizeof(code), VMX_PROC_USE_IO_BITMAPS, 0);
@@ -729,11 +729,12 @@ static void test_io_string_linear_access(void)
     EXPECT_EXIT(&t, VMX_EXIT_IO_INSTRUCTION, CODE);
     CHECK_EQ(t.exit.guest_linear, LIN_RAM + 0x40);
     CU_ASSERT(cpu_guest_linear_access(t.cpu, t.exit.guest_linear, buf, 4, false,
-                                      &pfec));
+                                      &fault));
     CU_ASSERT_EQUAL(memcmp(buf, "\x11\x22\x33\x44", 4), 0);
     CU_ASSERT_FALSE(
-        cpu_guest_linear_access(t.cpu, LIN_UNMAPPED, buf, 4, false, &pfec));
-    CHECK_EQ(pfec, 0); /* not present, read, supervisor */
+        cpu_guest_linear_access(t.cpu, LIN_UNMAPPED, buf, 4, false, &fault));
+    CHECK_EQ(fault.vector, CPU_EXC_PF);
+    CHECK_EQ(fault.error, 0); /* not present, read, supervisor */
     CHECK_GPRS(&t, 0);
     vt_free(&t);
 }
@@ -1696,10 +1697,12 @@ static void test_emulate_mmio_rep_movsb(void)
 }
 
 /*
- * A rep movsb from MMIO longer than the interpreter's string chunk
- * (cpu/exec-flow.c yields every 65536 iterations) still completes in one
- * emulation.  The source is linear 4 MiB, identity-mapped to the MMIO
- * hole.
+ * A rep movsb from MMIO longer than the emulation chunk
+ * (STRING_EMULATION_CHUNK, 4096 iterations in cpu/exec-flow.c) stops
+ * between iterations with RIP at the instruction and the registers showing
+ * the progress; the guest re-executes it, exits again, and after
+ * ceil(n / 4096) emulations the copy is complete and exact.  The source is
+ * linear 4 MiB, identity-mapped to the MMIO hole.
  */
 static void test_emulate_mmio_long_rep_movsb(void)
 {
@@ -1708,7 +1711,7 @@ static void test_emulate_mmio_long_rep_movsb(void)
         0x0f, 0x01, 0xc1, /* vmcall */
     };
     const uint64_t n = 0x10010;
-    uint64_t bad = 0;
+    uint64_t bad = 0, rounds;
     struct vt t;
 
     vt_init(&t, code, sizeof(code), 0, 0);
@@ -1720,7 +1723,16 @@ static void test_emulate_mmio_long_rep_movsb(void)
     vt_set_gpr(&t, CPU_RCX, n);
     EXPECT_EXIT(&t, VMX_EXIT_EPT_VIOLATION, CODE);
     CHECK_EQ(t.exit.guest_physical, MMIO);
-    CHECK_EQ(cpu_vmx_emulate_mmio(t.cpu), CPU_STOP_BUDGET);
+    for (rounds = 1;; rounds++) {
+        CHECK_EQ(cpu_vmx_emulate_mmio(t.cpu), CPU_STOP_BUDGET);
+        if (vmr(&t, VMCS_ENC_GUEST_RIP) != CODE || rounds == 100) {
+            break;
+        }
+        CHECK_EQ(cpu_gpr(t.cpu, CPU_RCX), n - 4096 * rounds);
+        EXPECT_EXIT(&t, VMX_EXIT_EPT_VIOLATION, CODE);
+        CHECK_EQ(t.exit.guest_physical, MMIO + 4096 * rounds);
+    }
+    CHECK_EQ(rounds, (n + 4095) / 4096);
     CHECK_EQ(vmr(&t, VMCS_ENC_GUEST_RIP), CODE + 2);
     CHECK_EQ(t.mmio_count, n);
     for (uint64_t k = 0; k < n; k++) {
