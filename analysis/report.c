@@ -827,11 +827,13 @@ static int report_usage(FILE *err, const char *msg)
 
 int analysis_report(int argc, char **argv, FILE *out, FILE *err)
 {
-    gint64 run_id = -1;
+    /* 0: no --run.  Parsed by hand so that "-1" is not "the latest". */
+    gint64 run_id = 0;
     gboolean help = FALSE;
+    g_autofree char *run_text = NULL;
     g_autofree char *compare = NULL;
     GOptionEntry entries[] = {
-        {"run", 'r', 0, G_OPTION_ARG_INT64, &run_id,
+        {"run", 'r', 0, G_OPTION_ARG_STRING, &run_text,
          "Report run N (default: list the runs, then report the latest)", "N"},
         {"compare", 'c', 0, G_OPTION_ARG_STRING, &compare,
          "Report runs side by side", "RUN,RUN..."},
@@ -875,11 +877,20 @@ int analysis_report(int argc, char **argv, FILE *out, FILE *err)
         return report_usage(err, argc < 2 ? "no database given"
                                           : "expected one database");
     }
-    if (run_id != -1 && compare != NULL) {
+    if (run_text != NULL && compare != NULL) {
         return report_usage(err, "--run and --compare exclude each other");
     }
-    if (run_id != -1 && run_id < 1) {
-        return report_usage(err, "--run: run ids start at 1");
+    if (run_text != NULL) {
+        guint64 id;
+
+        if (!g_ascii_string_to_unsigned(run_text, 10, 1, G_MAXINT64, &id,
+                                        NULL)) {
+            g_autofree char *msg = g_strdup_printf(
+                "--run %s: not a run id (run ids start at 1)", run_text);
+
+            return report_usage(err, msg);
+        }
+        run_id = (gint64)id;
     }
     if (compare != NULL) {
         ids = report_parse_compare(compare, &error);
@@ -909,7 +920,7 @@ int analysis_report(int argc, char **argv, FILE *out, FILE *err)
                 break;
             }
         }
-    } else if (run_id != -1) {
+    } else if (run_id != 0) {
         g_ptr_array_add(sel, report_find(runs, run_id));
     } else if (runs->len == 0) {
         fprintf(out, "%s: no runs\n", path);

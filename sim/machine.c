@@ -8,6 +8,7 @@
  */
 #include "sim/common.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -451,9 +452,13 @@ void sim_machine_console_write(struct sim_machine *m, const void *buf,
     m->console_bytes += len;
     m->console_dropped += len - keep;
     if (m->console_sink != NULL) {
-        fwrite(buf, 1, len, m->console_sink);
-        if (memchr(buf, '\n', len) != NULL) {
-            fflush(m->console_sink);
+        /* A lost write is kept for the end of the run: output is a result. */
+        errno = 0;
+        if ((fwrite(buf, 1, len, m->console_sink) != len ||
+             (memchr(buf, '\n', len) != NULL &&
+              fflush(m->console_sink) != 0)) &&
+            m->console_errno == 0) {
+            m->console_errno = errno != 0 ? errno : EIO;
         }
     }
 }
@@ -484,6 +489,12 @@ void sim_machine_raise_irq(struct sim_machine *m, unsigned vector)
 void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink)
 {
     m->console_sink = sink;
+    m->console_errno = 0;
+}
+
+int sim_machine_console_errno(const struct sim_machine *m)
+{
+    return m->console_errno;
 }
 
 const char *sim_machine_console(const struct sim_machine *m, size_t *len)

@@ -74,6 +74,7 @@ struct sim_machine {
     uint64_t console_bytes;
     uint64_t console_dropped;
     FILE *console_sink; /* borrowed, may be NULL */
+    int console_errno;  /* first failed write to the sink; 0: none */
 
     bool exited;
     uint32_t exit_status;

@@ -240,6 +240,11 @@ char *sim_machine_stop_message(const struct sim_machine *m);
  * newline.  @sink is borrowed; NULL (the default) keeps it in memory only.
  */
 void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink);
+/*
+ * Returns: the errno of the first write or flush to the sink that failed
+ * since it was set (output from then on may be lost), or 0.
+ */
+int sim_machine_console_errno(const struct sim_machine *m);
 /* Returns: the output so far (NUL-terminated; owned by @m), and its length. */
 const char *sim_machine_console(const struct sim_machine *m,
                                 size_t *len /* out, may be NULL */);

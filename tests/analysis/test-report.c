@@ -411,6 +411,9 @@ static void test_errors(void)
         report_run(report_db, "--run", "1", "--compare", "1,2", NULL),
         "exclude each other");
     report_check_fails(report_run(report_db, "--run", "0", NULL), "start at 1");
+    /* -1 is not "the latest": run ids are positive. */
+    report_check_fails(report_run(report_db, "--run", "-1", NULL),
+                       "start at 1");
     report_check_fails(report_run(NULL), "no database");
     report_check_fails(report_run(report_db, report_db, NULL), "one database");
     report_check_fails(report_run(report_db, "--frobnicate", NULL),
