@@ -261,44 +261,100 @@ static bool trace_classify(const char *path, const struct trace_probe *p,
 }
 
 /*
- * The URI to inspect @path with.  A read-only connection to a database in
- * WAL mode creates empty -wal and -shm files next to it; when there is no
- * WAL content (no -wal file, or an empty one) the main file holds every
- * committed page, so "immutable" reads it without creating anything
- * (SQLite "Uniform Resource Identifiers").  @header: the first 100 bytes.
+ * Opens @path for writing, or for reading (@read_only) through @uri from
+ * trace_read_uri().
  */
-static char *trace_inspect_uri(const char *path, const char *header)
+static sqlite3 *trace_connect(const char *path, const char *uri,
+                              bool read_only, GError **error)
+{
+    int flags = read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    sqlite3 *sql = NULL;
+
+    /*
+     * No SQLite mutexes: the struct trace_db is used by one thread at a
+     * time, and the writer thread takes turns with it (traces/writer.c).
+     */
+    if (sqlite3_open_v2(read_only ? uri : path, &sql,
+                        flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE, "%s: %s", path,
+                    sql != NULL ? sqlite3_errmsg(sql) : "out of memory");
+        sqlite3_close(sql);
+        return NULL;
+    }
+    sqlite3_busy_timeout(sql, TRACE_BUSY_TIMEOUT_MS);
+    if (read_only) {
+        /* A reader never checkpoints, not even as the last to close. */
+        sqlite3_db_config(sql, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    }
+    return sql;
+}
+
+/*
+ * The URI to read @path through without creating or changing any file
+ * (SQLite "Uniform Resource Identifiers", "Write-Ahead Logging" §"Read-Only
+ * Databases"); @header: its first 100 bytes.  In WAL mode a reader needs
+ * the -wal and -shm files, and SQLite creates them when they are missing:
+ * files that a read in a read-only directory cannot make, and that,
+ * made by another user, lock the owner out.  So:
+ * - no WAL content (no -wal file, or an empty one: nobody has the file
+ *   open and every committed page is in it): "immutable", which reads the
+ *   main file alone, with no locks and no side files;
+ * - WAL content with its -shm file (a writer at work, or one that was
+ *   killed): a plain read-only connection, which reads the committed
+ *   transactions of the -wal through the existing files, even read-only
+ *   ones, and creates nothing;
+ * - WAL content without a -shm file: a read would have to create it, so
+ *   it is refused, unless @may_create (a writer, about to write anyway).
+ * Returns: the URI (g_free), or NULL with @error set.
+ */
+static char *trace_read_uri(const char *path, const char *header,
+                            bool may_create, GError **error)
 {
     /* Header bytes 18 and 19 (read/write versions) are 2 in WAL mode. */
     bool wal_mode = header[18] == 2 && header[19] == 2;
     g_autofree char *wal = g_strconcat(path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat(path, "-shm", NULL);
     /* Escapes '%', '?' and '#', which would end the URI's path. */
     g_autofree char *escaped =
         g_uri_escape_string(path, G_URI_RESERVED_CHARS_ALLOWED_IN_PATH, FALSE);
     GStatBuf sb;
-    bool no_wal = g_stat(wal, &sb) != 0 || sb.st_size == 0;
+    bool wal_content = g_stat(wal, &sb) == 0 && sb.st_size > 0;
 
-    return g_strdup_printf("file:%s%s", escaped,
-                           wal_mode && no_wal ? "?immutable=1" : "");
+    if (wal_mode && !wal_content) {
+        return g_strdup_printf("file:%s?immutable=1", escaped);
+    }
+    if (wal_mode && !may_create && g_stat(shm, &sb) != 0) {
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE,
+                    "%s: committed transactions are in %s but %s is "
+                    "missing, and reading would create it; open the file "
+                    "once for writing (iovsim run --db) to fold them in",
+                    path, wal, shm);
+        return NULL;
+    }
+    return g_strdup_printf("file:%s", escaped);
 }
 
 /*
  * Looks at @path without writing to it: missing or empty (NEW unless
- * @must_exist), not SQLite, or what trace_classify() says.
+ * @must_exist), not SQLite, or what trace_classify() says.  *@uri: the
+ * URI to read it through (trace_read_uri()), NULL if it is missing or
+ * empty.
  */
 static bool trace_inspect(const char *path, bool must_exist,
-                          enum trace_state *state /* out */, GError **error)
+                          enum trace_state *state /* out */,
+                          char **uri /* out */, GError **error)
 {
     static const char magic[16] = "SQLite format 3";
     GStatBuf sb;
     char header[100];
     struct trace_probe p;
     sqlite3 *sql = NULL;
-    char *uri;
     size_t got;
     FILE *f;
     bool ok;
 
+    *uri = NULL;
     if (g_stat(path, &sb) != 0) {
         if (errno == ENOENT && !must_exist) {
             *state = TRACE_STATE_NEW;
@@ -337,20 +393,17 @@ static bool trace_inspect(const char *path, bool must_exist,
                     path);
         return false;
     }
-    uri = trace_inspect_uri(path, header);
-    if (sqlite3_open_v2(uri, &sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-                        NULL) != SQLITE_OK) {
-        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE, "%s: %s", path,
-                    sql != NULL ? sqlite3_errmsg(sql) : "out of memory");
-        sqlite3_close(sql);
-        g_free(uri);
+    *uri = trace_read_uri(path, header, !must_exist, error);
+    if (*uri == NULL) {
         return false;
     }
-    g_free(uri);
-    sqlite3_busy_timeout(sql, TRACE_BUSY_TIMEOUT_MS);
-    ok = trace_probe(sql, path, &p, error) &&
+    sql = trace_connect(path, *uri, true, error);
+    ok = sql != NULL && trace_probe(sql, path, &p, error) &&
          trace_classify(path, &p, state, error);
     sqlite3_close(sql);
+    if (!ok) {
+        g_clear_pointer(uri, g_free);
+    }
     return ok;
 }
 
@@ -460,27 +513,6 @@ rollback:
     return false;
 }
 
-static sqlite3 *trace_connect(const char *path, bool read_only, GError **error)
-{
-    int flags = read_only ? SQLITE_OPEN_READONLY
-                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    sqlite3 *sql = NULL;
-
-    /*
-     * No SQLite mutexes: the struct trace_db is used by one thread at a
-     * time, and the writer thread takes turns with it (traces/writer.c).
-     */
-    if (sqlite3_open_v2(path, &sql, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE, "%s: %s", path,
-                    sql != NULL ? sqlite3_errmsg(sql) : "out of memory");
-        sqlite3_close(sql);
-        return NULL;
-    }
-    sqlite3_busy_timeout(sql, TRACE_BUSY_TIMEOUT_MS);
-    return sql;
-}
-
 struct trace_db *trace_db_open_with(const char *path,
                                     const struct trace_db_options *opts,
                                     GError **error)
@@ -488,13 +520,14 @@ struct trace_db *trace_db_open_with(const char *path,
     static const struct trace_db_options defaults = {0};
     struct trace_db *db;
     enum trace_state state;
+    char *uri = NULL;
     char *pragmas;
     bool ok;
 
     if (opts == NULL) {
         opts = &defaults;
     }
-    if (!trace_inspect(path, opts->read_only, &state, error)) {
+    if (!trace_inspect(path, opts->read_only, &state, &uri, error)) {
         return NULL;
     }
     if (opts->read_only && state == TRACE_STATE_NEW) {
@@ -502,6 +535,7 @@ struct trace_db *trace_db_open_with(const char *path,
                     "%s: an empty SQLite database, not an iovsim trace "
                     "database",
                     path);
+        g_free(uri);
         return NULL;
     }
     if (opts->read_only && state == TRACE_STATE_OLDER) {
@@ -509,6 +543,7 @@ struct trace_db *trace_db_open_with(const char *path,
                     "%s: iovsim trace database of an older schema; open it "
                     "once for writing to migrate it",
                     path);
+        g_free(uri);
         return NULL;
     }
 
@@ -518,7 +553,8 @@ struct trace_db *trace_db_open_with(const char *path,
     db->batch_events =
         opts->batch_events > 0 ? opts->batch_events : TRACE_BATCH_DEFAULT;
     g_mutex_init(&db->error_lock);
-    db->sql = trace_connect(path, opts->read_only, error);
+    db->sql = trace_connect(path, uri, opts->read_only, error);
+    g_free(uri);
     if (db->sql == NULL) {
         goto fail;
     }

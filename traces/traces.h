@@ -157,8 +157,11 @@ struct trace_db *trace_db_open(const char *path, GError **error);
 /*
  * The same with options; @opts NULL means the defaults.  Read-only
  * opening needs an existing iovsim database and refuses the same files,
- * an empty SQLite database (TRACE_ERROR_FOREIGN) and an older schema
- * version (TRACE_ERROR_OLDER: open it once for writing to migrate it).
+ * an empty SQLite database (TRACE_ERROR_FOREIGN), an older schema
+ * version (TRACE_ERROR_OLDER: open it once for writing to migrate it) and
+ * a file whose -wal holds transactions but whose -shm file is missing
+ * (TRACE_ERROR_FILE); it never creates or changes a file, so it works in
+ * a read-only directory (docs/trace-schema.md "Reading never writes").
  */
 struct trace_db *trace_db_open_with(const char *path,
                                     const struct trace_db_options *opts,
