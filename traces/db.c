@@ -463,8 +463,44 @@ fail:
 }
 
 /*
- * Inside one write transaction: checks the file again, then creates the
- * schema, migrates it, and refreshes the name tables.
+ * PRAGMA journal_mode = WAL.  Switching a new file from its rollback
+ * journal to WAL needs an exclusive lock taken while holding a shared
+ * one; when several processes do it at once, SQLite answers SQLITE_BUSY
+ * at once instead of calling the busy handler, since waiting could
+ * deadlock (SQLite "sqlite3_busy_handler").  The others have let go by
+ * then, so waiting a little and trying again succeeds (usually at once:
+ * the file is in WAL mode by then and the pragma does nothing).
+ */
+static bool trace_set_wal(sqlite3 *sql, const char *path, GError **error)
+{
+    gint64 deadline =
+        g_get_monotonic_time() + (gint64)TRACE_BUSY_TIMEOUT_MS * 1000;
+    gulong wait_us = 1000;
+    int rc;
+
+    for (;;) {
+        rc = sqlite3_exec(sql, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || g_get_monotonic_time() > deadline) {
+            break;
+        }
+        g_usleep(wait_us + (gulong)g_random_int_range(0, 1000));
+        wait_us = MIN(wait_us * 2, 50000);
+    }
+    if (rc != SQLITE_OK) {
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_SQLITE,
+                    "%s: setting the WAL journal: %s", path,
+                    sqlite3_errmsg(sql));
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Inside one exclusive write transaction: checks the file again (another
+ * process may have created it since trace_inspect()), then creates the
+ * schema, migrates it, and refreshes the name tables.  The busy handler
+ * makes concurrent creators wait their turn; the later ones then find
+ * the schema in place.
  */
 static bool trace_prepare_schema(sqlite3 *sql, const char *path, GError **error)
 {
@@ -473,7 +509,7 @@ static bool trace_prepare_schema(sqlite3 *sql, const char *path, GError **error)
     char *pragmas;
     bool ok;
 
-    if (!trace_exec(sql, path, "BEGIN IMMEDIATE", error)) {
+    if (!trace_exec(sql, path, "BEGIN EXCLUSIVE", error)) {
         return false;
     }
     if (!trace_probe(sql, path, &p, error) ||
@@ -564,14 +600,14 @@ struct trace_db *trace_db_open_with(const char *path,
 
     /* page_size only matters before the first table is created. */
     pragmas = g_strdup_printf(
-        "%sPRAGMA journal_mode = WAL;"
-        "PRAGMA synchronous = NORMAL;",
+        "%sPRAGMA synchronous = NORMAL;",
         state == TRACE_STATE_NEW
             ? "PRAGMA page_size = " G_STRINGIFY(TRACE_PAGE_SIZE) ";"
             : "");
     ok = trace_exec(db->sql, path, pragmas, error);
     g_free(pragmas);
-    if (!ok || !trace_prepare_schema(db->sql, path, error) ||
+    if (!ok || !trace_set_wal(db->sql, path, error) ||
+        !trace_prepare_schema(db->sql, path, error) ||
         !trace_writer_start(db, !opts->no_writer, error)) {
         goto fail;
     }

@@ -829,6 +829,85 @@ static void test_sigkill(void)
     g_rand_free(rand);
 }
 
+/* ---- Several processes creating one file ---- */
+
+#define TRACES_RACE_PROCS 6
+#define TRACES_RACE_ROUNDS 25
+
+/*
+ * The child: opens @path (new, or being created by its siblings), records
+ * one run and closes.  Exits 0, or 1 after printing the error.
+ */
+G_GNUC_NORETURN
+static void traces_race_child(const char *path, int fd)
+{
+    g_autoptr(GError) err = NULL;
+    struct trace_db *db;
+    char c;
+    int64_t run;
+
+    /* Start together: wait until the parent closes the pipe. */
+    while (read(fd, &c, 1) < 0 && errno == EINTR) {
+    }
+    db = trace_db_open(path, &err);
+    run = db != NULL ? trace_run_begin(db, &traces_info_exits, &err) : 0;
+    if (run == 0 ||
+        !trace_run_end(db, run, &(struct trace_run_totals){0}, &err) ||
+        !trace_db_close(db, &err)) {
+        fprintf(stderr, "\nrace child: %s\n", err->message);
+        _exit(1);
+    }
+    _exit(0);
+}
+
+/*
+ * Several processes that create the same new file at once must all
+ * succeed (no "database is locked"), and the file must hold every run,
+ * each complete.
+ */
+static void test_create_race(void)
+{
+    int failed = 0;
+
+    for (int round = 0; round < TRACES_RACE_ROUNDS; round++) {
+        g_autofree char *name = g_strdup_printf("race-%d.db", round);
+        g_autofree char *path = traces_path(name);
+        pid_t pids[TRACES_RACE_PROCS];
+        int fds[2];
+
+        CU_ASSERT_FATAL(pipe(fds) == 0);
+        fflush(NULL);
+        for (int i = 0; i < TRACES_RACE_PROCS; i++) {
+            pids[i] = fork();
+            CU_ASSERT_FATAL(pids[i] >= 0);
+            if (pids[i] == 0) {
+                close(fds[1]);
+                traces_race_child(path, fds[0]);
+            }
+        }
+        close(fds[0]);
+        close(fds[1]);
+        for (int i = 0; i < TRACES_RACE_PROCS; i++) {
+            int status;
+
+            while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR) {
+            }
+            failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        CU_ASSERT_EQUAL(traces_query_int(path, "SELECT count(*) FROM runs "
+                                               "WHERE complete = 1"),
+                        TRACES_RACE_PROCS);
+        CU_ASSERT_EQUAL(traces_query_int(path, "PRAGMA user_version"),
+                        TRACE_SCHEMA_VERSION);
+        traces_path(name); /* removes it */
+    }
+    CU_ASSERT_EQUAL(failed, 0);
+    if (failed != 0) {
+        fprintf(stderr, "\n%d of %d processes failed\n", failed,
+                TRACES_RACE_PROCS * TRACES_RACE_ROUNDS);
+    }
+}
+
 /* ---- Disassembly ---- */
 
 static void traces_check_disasm(const char *bytes, size_t len, uint64_t rip,
@@ -873,6 +952,7 @@ static CU_TestInfo traces_tests[] = {
     {"batches commit whole (caller's thread)", test_batches_sync},
     {"write errors reported at flush", test_write_error},
     {"SIGKILL at random moments", test_sigkill},
+    {"processes creating one file at once", test_create_race},
     {"Capstone disassembly", test_disasm},
     CU_TEST_INFO_NULL,
 };
