@@ -301,6 +301,11 @@ static int main_run(int argc, char **argv)
                 g_strerror(console_errno));
         status = status == MAIN_EXIT_SIGINT ? status : MAIN_EXIT_LOST;
     }
+    if (sim_machine_trace_error(m) != NULL) {
+        fprintf(stderr, "iovsim: trace data lost: %s\n",
+                sim_machine_trace_error(m)->message);
+        status = status == MAIN_EXIT_SIGINT ? status : MAIN_EXIT_LOST;
+    }
     errno = 0;
     if ((fflush(stdout) != 0 || ferror(stdout)) &&
         (console_errno == 0 || console != stdout)) {

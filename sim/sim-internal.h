@@ -90,6 +90,7 @@ struct sim_machine {
     /* Tracing (traces/): NULL when no database was asked for. */
     struct trace_db *trace;
     int64_t trace_run;
+    GError *trace_error; /* why the last run's trace is not whole, or NULL */
     /* Trace device ids (1, 2, ...) of the bus regions, by region. */
     const struct bus_region *trace_region[16];
     uint32_t trace_device[16];

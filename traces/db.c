@@ -32,11 +32,12 @@
 #define TRACE_PAGE_SIZE 16384
 
 /*
- * Schema version 1.  Tables may gain columns in later versions but never
- * silently change meaning (DESIGN.md "Traces").  Unsigned 64-bit values
- * are stored as their two's-complement signed value.
+ * The current schema (version 2), for new files.  Tables may gain columns
+ * in later versions but never silently change meaning (DESIGN.md
+ * "Traces"); trace_migrations[] brings older files up to it.  Unsigned
+ * 64-bit values are stored as their two's-complement signed value.
  */
-static const char trace_schema_v1[] =
+static const char trace_schema[] =
     "CREATE TABLE runs ("
     " id INTEGER PRIMARY KEY,"
     " name TEXT,"
@@ -54,7 +55,9 @@ static const char trace_schema_v1[] =
     " sim_time_ns INTEGER,"
     " host_ns INTEGER,"
     " first_event INTEGER,"
-    " last_event INTEGER);"
+    " last_event INTEGER,"
+    " lost_events INTEGER,"
+    " error TEXT);"
     "CREATE TABLE event_kinds ("
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -117,11 +120,16 @@ static const char trace_schema_v1[] =
 /*
  * trace_migrations[v] takes a database from schema version v to v + 1.
  * Version 0 is a new file, which gets the current schema directly, so
- * entry 0 is unused; version 2 will add entry 1.
+ * entry 0 is unused.
  */
-static const char *const trace_migrations[TRACE_SCHEMA_VERSION] = {NULL};
+static const char *const trace_migrations[TRACE_SCHEMA_VERSION] = {
+    [0] = NULL,
+    /* 2: what a run lost to write errors (docs/trace-schema.md). */
+    [1] = "ALTER TABLE runs ADD COLUMN lost_events INTEGER;"
+          "ALTER TABLE runs ADD COLUMN error TEXT;",
+};
 
-/* Every table a version-1 database has; a missing one means damage. */
+/* Every table a database has (since version 1); a missing one: damage. */
 static const char *const trace_tables[] = {
     "runs",   "event_kinds", "exit_reasons", "devices",
     "events", "io",          "counters",
@@ -520,7 +528,7 @@ static bool trace_prepare_schema(sqlite3 *sql, const char *path, GError **error)
         pragmas = g_strdup_printf("PRAGMA application_id = %d;"
                                   "PRAGMA user_version = %d;",
                                   TRACE_APPLICATION_ID, TRACE_SCHEMA_VERSION);
-        ok = trace_exec(sql, path, trace_schema_v1, error) &&
+        ok = trace_exec(sql, path, trace_schema, error) &&
              trace_exec(sql, path, pragmas, error);
         g_free(pragmas);
         if (!ok) {
@@ -570,14 +578,6 @@ struct trace_db *trace_db_open_with(const char *path,
         g_set_error(error, TRACE_ERROR, TRACE_ERROR_FOREIGN,
                     "%s: an empty SQLite database, not an iovsim trace "
                     "database",
-                    path);
-        g_free(uri);
-        return NULL;
-    }
-    if (opts->read_only && state == TRACE_STATE_OLDER) {
-        g_set_error(error, TRACE_ERROR, TRACE_ERROR_OLDER,
-                    "%s: iovsim trace database of an older schema; open it "
-                    "once for writing to migrate it",
                     path);
         g_free(uri);
         return NULL;
@@ -643,6 +643,7 @@ bool trace_db_close(struct trace_db *db, GError **error)
         ok = trace_sql_error(db, error, "closing");
     }
     g_clear_error(&db->write_error);
+    g_free(db->run_error);
     g_mutex_clear(&db->error_lock);
     g_free(db->path);
     g_free(db);
@@ -739,7 +740,8 @@ int64_t trace_run_begin(struct trace_db *db, const struct trace_run_info *info,
     db->run = sqlite3_last_insert_rowid(db->sql);
     db->level = info->level;
     g_mutex_lock(&db->error_lock);
-    db->run_lost = false;
+    db->run_lost_events = 0;
+    g_clear_pointer(&db->run_error, g_free);
     g_mutex_unlock(&db->error_lock);
     for (unsigned k = 0; k < TRACE_EVENT_NKINDS; k++) {
         if (trace_kinds[k].level <= info->level) {
@@ -754,39 +756,65 @@ int64_t trace_run_begin(struct trace_db *db, const struct trace_run_info *info,
 bool trace_run_end(struct trace_db *db, int64_t run,
                    const struct trace_run_totals *totals, GError **error)
 {
+    g_autoptr(GError) flush_error = NULL;
+    g_autofree char *first_error = NULL;
     sqlite3_stmt *st = NULL;
-    bool flushed;
-    bool lost;
-    int rc;
+    uint64_t lost;
+    int rc = SQLITE_ERROR;
 
     g_assert(run != 0 && run == db->run);
-    flushed = trace_flush(db, error);
+    /* The run's losses are counted below, whoever saw them first. */
+    trace_flush(db, &flush_error);
     db->head.wanted = 0;
     db->run = 0;
     g_mutex_lock(&db->error_lock);
-    lost = db->run_lost;
+    lost = db->run_lost_events;
+    first_error = g_steal_pointer(&db->run_error);
+    db->run_lost_events = 0;
     g_mutex_unlock(&db->error_lock);
     if (sqlite3_prepare_v2(db->sql,
                            "UPDATE runs SET instructions = ?, cycles = ?, "
                            "sim_time_ns = ?, host_ns = ?, stop_reason = ?, "
-                           "complete = ? WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return flushed ? trace_sql_error(db, error, "ending a run") : false;
+                           "complete = ?, lost_events = ?, error = ? "
+                           "WHERE id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)totals->instructions);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)totals->cycles);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)totals->sim_time_ns);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)totals->host_ns);
+        trace_bind_text_or_null(st, 5, totals->stop_reason);
+        /* A run whose events could not all be written stays incomplete. */
+        sqlite3_bind_int(st, 6, lost == 0 ? 1 : 0);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)lost);
+        trace_bind_text_or_null(st, 8, first_error);
+        sqlite3_bind_int64(st, 9, run);
+        rc = sqlite3_step(st);
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)totals->instructions);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)totals->cycles);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)totals->sim_time_ns);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)totals->host_ns);
-    trace_bind_text_or_null(st, 5, totals->stop_reason);
-    /* A run whose events could not all be written stays incomplete. */
-    sqlite3_bind_int(st, 6, flushed && !lost ? 1 : 0);
-    sqlite3_bind_int64(st, 7, run);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    if (lost > 0) {
+        /* The update may have failed too (a full disk): say both. */
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_LOST,
+                    "%s: run %" PRId64 " lost %" PRIu64
+                    " events or io rows that could not be written (first "
+                    "error: %s)%s%s",
+                    db->path, run, lost,
+                    first_error != NULL ? first_error : "unknown",
+                    rc == SQLITE_DONE ? "" : "; and its row could not be "
+                                             "updated: ",
+                    rc == SQLITE_DONE ? "" : sqlite3_errmsg(db->sql));
+        sqlite3_finalize(st);
+        return false;
+    }
     if (rc != SQLITE_DONE) {
-        return flushed ? trace_sql_error(db, error, "ending a run") : false;
+        trace_sql_error(db, error, "ending a run");
+        sqlite3_finalize(st);
+        return false;
     }
-    return flushed;
+    sqlite3_finalize(st);
+    if (flush_error != NULL) {
+        g_propagate_error(error, g_steal_pointer(&flush_error));
+        return false;
+    }
+    return true;
 }
 
 bool trace_device_add(struct trace_db *db, uint32_t device, const char *name,

@@ -5,7 +5,8 @@
  * device, standard output on one) is an error exit status naming the
  * file; a --console that cannot be opened leaves no run in the database;
  * --db takes its file name exactly; stray arguments and unknown options
- * are usage errors (status 2).
+ * are usage errors (status 2); trace events the database refuses are
+ * exit status 4.
  */
 #include "sim/common.h"
 
@@ -183,6 +184,52 @@ static void test_stray_arguments(void)
     CU_ASSERT_FALSE(g_file_test(bogus, G_FILE_TEST_EXISTS));
 }
 
+/*
+ * Trace data that cannot be written (a full disk; here an SQLite failure
+ * injected by a trigger) is exit status 4, with a message saying how
+ * much was lost, and the run's row says it too.
+ */
+static void test_trace_lost(void)
+{
+    g_autofree char *db = g_build_filename(main_tmpdir, "lost.db", NULL);
+    g_autofree char *make = NULL;
+    sqlite3 *sql = NULL;
+    sqlite3_stmt *st = NULL;
+    char *err = NULL;
+    int status;
+
+    /* A database that refuses every event, as a full disk would. */
+    status = main_run(false, &err, "run", main_config, "--db", db, NULL);
+    main_check(status, err, 0, "");
+    CU_ASSERT_FATAL(sqlite3_open(db, &sql) == SQLITE_OK);
+    CU_ASSERT_FATAL(
+        sqlite3_exec(sql,
+                     "CREATE TRIGGER full BEFORE INSERT ON events BEGIN "
+                     "SELECT RAISE(FAIL, 'database or disk is full'); END",
+                     NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(sql);
+    sql = NULL;
+
+    status = main_run(false, &err, "run", main_config, "--db", db, "--trace",
+                      "exits", NULL);
+    main_check(status, err, 4, "lost 4 events");
+
+    CU_ASSERT_FATAL(sqlite3_open_v2(db, &sql, SQLITE_OPEN_READONLY, NULL) ==
+                    SQLITE_OK);
+    CU_ASSERT_FATAL(sqlite3_prepare_v2(sql,
+                                       "SELECT complete, lost_events, error, "
+                                       "stop_reason FROM runs WHERE id = 2",
+                                       -1, &st, NULL) == SQLITE_OK);
+    CU_ASSERT_FATAL(sqlite3_step(st) == SQLITE_ROW);
+    CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 0);
+    CU_ASSERT_EQUAL(sqlite3_column_int(st, 1), 4);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr((const char *)sqlite3_column_text(st, 2), "disk is full"));
+    CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(st, 3), "exit");
+    sqlite3_finalize(st);
+    sqlite3_close(sql);
+}
+
 static CU_TestInfo main_tests[] = {
     {"console output that cannot be written is an error",
      test_console_full},
@@ -190,6 +237,7 @@ static CU_TestInfo main_tests[] = {
      test_console_before_db},
     {"--db takes its name exactly", test_db_name_exact},
     {"stray arguments and unknown options exit 2", test_stray_arguments},
+    {"trace data that cannot be written is exit status 4", test_trace_lost},
     CU_TEST_INFO_NULL,
 };
 

@@ -685,12 +685,79 @@ static void test_write_error(void)
     CU_ASSERT_PTR_NOT_NULL(err != NULL ? strstr(err->message, "3 batches")
                                        : NULL);
     g_clear_error(&err);
-    /* Reported once; the run is still marked incomplete at its end. */
+    /*
+     * Reported once by flush; the run's end reports again what the run
+     * lost (a run that lost data is a failed run, whoever saw the error
+     * first), and its row says it: incomplete, how many, the first error,
+     * with the stop reason and totals of a run that did end.
+     */
     CU_ASSERT(trace_flush(db, &err));
-    CU_ASSERT(trace_run_end(db, run, &(struct trace_run_totals){0}, &err));
+    CU_ASSERT_FALSE(trace_run_end(
+        db, run,
+        &(struct trace_run_totals){.cycles = 9, .stop_reason = "exit"},
+        &err));
+    CU_ASSERT(g_error_matches(err, TRACE_ERROR, TRACE_ERROR_LOST));
+    CU_ASSERT_PTR_NOT_NULL(err != NULL ? strstr(err->message, "lost 25 ")
+                                       : NULL);
+    CU_ASSERT_PTR_NOT_NULL(
+        err != NULL ? strstr(err->message, "no such table") : NULL);
+    g_clear_error(&err);
     CU_ASSERT(trace_db_close(db, &err));
     CU_ASSERT_EQUAL(traces_query_int(path, "SELECT complete FROM runs"), 0);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT lost_events FROM runs"),
+                    25);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT error LIKE "
+                                           "'%no such table%' FROM runs"),
+                    1);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT cycles FROM runs "
+                                           "WHERE stop_reason = 'exit'"),
+                    9);
     traces_check_refused(path, TRACE_ERROR_DAMAGED, false);
+}
+
+/*
+ * A version-1 file (no lost_events or error columns) is read as it is,
+ * without being changed, and migrated when opened for writing; a run that
+ * ends without losses records lost_events = 0.
+ */
+static void test_migrate_v1(void)
+{
+    g_autofree char *path = traces_path("v1.db");
+    g_autofree char *before = NULL;
+    g_autoptr(GError) err = NULL;
+    struct trace_db_options ro = {.read_only = true};
+    struct trace_db *db = trace_db_open(path, &err);
+    int64_t run;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    run = trace_run_begin(db, &traces_info_exits, &err);
+    CU_ASSERT(trace_run_end(db, run, &(struct trace_run_totals){0}, &err));
+    CU_ASSERT(trace_db_close(db, &err));
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT lost_events FROM runs"),
+                    0);
+    CU_ASSERT_FATAL(traces_exec(path, "ALTER TABLE runs DROP COLUMN error;"
+                                      "ALTER TABLE runs DROP COLUMN "
+                                      "lost_events;"
+                                      "PRAGMA user_version = 1"));
+
+    before = traces_file_hash(path);
+    db = trace_db_open_with(path, &ro, &err);
+    CU_ASSERT_PTR_NOT_NULL(db);
+    CU_ASSERT(trace_db_close(db, &err));
+    {
+        g_autofree char *after = traces_file_hash(path);
+
+        CU_ASSERT_STRING_EQUAL(before, after);
+    }
+
+    db = trace_db_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT(trace_db_close(db, &err));
+    CU_ASSERT_EQUAL(traces_query_int(path, "PRAGMA user_version"),
+                    TRACE_SCHEMA_VERSION);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT count(lost_events) + "
+                                           "count(error) FROM runs"),
+                    0);
 }
 
 /* ---- SIGKILL ---- */
@@ -950,7 +1017,9 @@ static CU_TestInfo traces_tests[] = {
     {"counters", test_counters},
     {"batches commit whole (writer thread)", test_batches_thread},
     {"batches commit whole (caller's thread)", test_batches_sync},
-    {"write errors reported at flush", test_write_error},
+    {"write errors reported at flush and in the run's row",
+     test_write_error},
+    {"a version-1 file is read as it is, migrated to write", test_migrate_v1},
     {"SIGKILL at random moments", test_sigkill},
     {"processes creating one file at once", test_create_race},
     {"Capstone disassembly", test_disasm},
