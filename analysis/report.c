@@ -163,6 +163,7 @@ struct report_run {
     uint64_t host_ns;
     int64_t first_event; /* 0 and last_event -1: no events */
     int64_t last_event;
+    uint64_t lost_events; /* to write errors (schema 2; 0 before) */
     uint64_t nevents;
     bool exits_from_counters;
     GPtrArray *exits;   /* struct report_exit */
@@ -225,15 +226,26 @@ static GPtrArray *report_read_runs(sqlite3 *sql, const char *path,
 {
     GPtrArray *runs = g_ptr_array_new_with_free_func(report_run_free);
     sqlite3_stmt *st = NULL;
+    g_autofree char *query = NULL;
+    int64_t version = 0;
     int rc;
 
-    if (sqlite3_prepare_v2(sql,
-                           "SELECT id, name, config_path, seed, profile, "
-                           "level, complete, instructions, cycles, "
-                           "sim_time_ns, host_ns, start_time, git_version, "
-                           "stop_reason, coalesce(first_event, 0), "
-                           "coalesce(last_event, -1) FROM runs ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK) {
+    /* Older schemas are read as they are: version 1 has no lost_events. */
+    if (sqlite3_prepare_v2(sql, "PRAGMA user_version", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        version = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    query = g_strdup_printf("SELECT id, name, config_path, seed, profile, "
+                            "level, complete, instructions, cycles, "
+                            "sim_time_ns, host_ns, start_time, git_version, "
+                            "stop_reason, coalesce(first_event, 0), "
+                            "coalesce(last_event, -1), %s FROM runs "
+                            "ORDER BY id",
+                            version >= 2 ? "coalesce(lost_events, 0)" : "0");
+    if (sqlite3_prepare_v2(sql, query, -1, &st, NULL) != SQLITE_OK) {
         report_sql_error(sql, path, error);
         g_ptr_array_unref(runs);
         return NULL;
@@ -258,6 +270,7 @@ static GPtrArray *report_read_runs(sqlite3 *sql, const char *path,
         r->stop_reason = report_column_text(st, 13);
         r->first_event = sqlite3_column_int64(st, 14);
         r->last_event = sqlite3_column_int64(st, 15);
+        r->lost_events = (uint64_t)sqlite3_column_int64(st, 16);
         g_ptr_array_add(runs, r);
     }
     if (rc != SQLITE_DONE) {
@@ -451,7 +464,11 @@ static void report_print_runs(GPtrArray *runs, const char *path, FILE *out)
         report_cell(t, "%s", report_or_dash(r->config_path));
         report_cell(t, "%" PRIu64, (uint64_t)r->seed);
         report_cell(t, "%s", report_or_dash(r->profile));
-        report_cell(t, "%s", r->complete ? "complete" : "incomplete");
+        if (r->lost_events > 0) {
+            report_cell(t, "lost %" PRIu64, r->lost_events);
+        } else {
+            report_cell(t, "%s", r->complete ? "complete" : "incomplete");
+        }
         g_ptr_array_add(t->cells, report_u64(r, r->instructions));
         g_ptr_array_add(t->cells, report_ms(r, r->sim_time_ns));
         g_ptr_array_add(t->cells, report_s(r, r->host_ns));
@@ -473,7 +490,13 @@ static void report_print_headers(GPtrArray *sel, FILE *out)
                 (uint64_t)r->seed, report_or_dash(r->profile),
                 report_or_dash(r->level),
                 r->complete ? "complete"
-                            : "INCOMPLETE (killed, failed or still running)");
+                : r->lost_events > 0
+                    ? "INCOMPLETE (events lost to write errors)"
+                    : "INCOMPLETE (killed, failed or still running)");
+        if (r->lost_events > 0) {
+            fprintf(out, ", %" PRIu64 " events or io rows lost",
+                    r->lost_events);
+        }
         if (r->stop_reason != NULL) {
             fprintf(out, ", stopped: %s", r->stop_reason);
         }
@@ -827,11 +850,13 @@ static int report_usage(FILE *err, const char *msg)
 
 int analysis_report(int argc, char **argv, FILE *out, FILE *err)
 {
-    gint64 run_id = -1;
+    /* 0: no --run.  Parsed by hand so that "-1" is not "the latest". */
+    gint64 run_id = 0;
     gboolean help = FALSE;
+    g_autofree char *run_text = NULL;
     g_autofree char *compare = NULL;
     GOptionEntry entries[] = {
-        {"run", 'r', 0, G_OPTION_ARG_INT64, &run_id,
+        {"run", 'r', 0, G_OPTION_ARG_STRING, &run_text,
          "Report run N (default: list the runs, then report the latest)", "N"},
         {"compare", 'c', 0, G_OPTION_ARG_STRING, &compare,
          "Report runs side by side", "RUN,RUN..."},
@@ -875,11 +900,20 @@ int analysis_report(int argc, char **argv, FILE *out, FILE *err)
         return report_usage(err, argc < 2 ? "no database given"
                                           : "expected one database");
     }
-    if (run_id != -1 && compare != NULL) {
+    if (run_text != NULL && compare != NULL) {
         return report_usage(err, "--run and --compare exclude each other");
     }
-    if (run_id != -1 && run_id < 1) {
-        return report_usage(err, "--run: run ids start at 1");
+    if (run_text != NULL) {
+        guint64 id;
+
+        if (!g_ascii_string_to_unsigned(run_text, 10, 1, G_MAXINT64, &id,
+                                        NULL)) {
+            g_autofree char *msg = g_strdup_printf(
+                "--run %s: not a run id (run ids start at 1)", run_text);
+
+            return report_usage(err, msg);
+        }
+        run_id = (gint64)id;
     }
     if (compare != NULL) {
         ids = report_parse_compare(compare, &error);
@@ -909,7 +943,7 @@ int analysis_report(int argc, char **argv, FILE *out, FILE *err)
                 break;
             }
         }
-    } else if (run_id != -1) {
+    } else if (run_id != 0) {
         g_ptr_array_add(sel, report_find(runs, run_id));
     } else if (runs->len == 0) {
         fprintf(out, "%s: no runs\n", path);

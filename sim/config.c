@@ -228,6 +228,28 @@ static void ini_strip_comment(char *line)
 }
 
 /*
+ * GKeyFile, and the runs table that stores the experiment's text, take
+ * the text as a C string: a NUL byte would silently end the file there.
+ * Refuses @text (@len bytes read from @origin) if it holds one.
+ */
+static bool ini_check_nul(const char *origin, const char *text, size_t len,
+                          GError **error)
+{
+    const char *nul = memchr(text, '\0', len);
+    int lineno = 1;
+
+    if (nul == NULL) {
+        return true;
+    }
+    for (const char *p = text; p < nul; p++) {
+        lineno += *p == '\n';
+    }
+    g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                "%s:%d: the file contains a NUL byte", origin, lineno);
+    return false;
+}
+
+/*
  * Scans @text line by line: syntax, known sections and keys, duplicates;
  * records key lines; loads the normalised text into the GKeyFile.
  */
@@ -373,7 +395,10 @@ static bool ini_apply_sets(struct ini *ini, const char *const *sets,
 
 /*
  * Fetches @section.@key into *@out (g_free; NULL if absent).  An empty
- * value is an error.
+ * value is an error.  The value is used exactly as given: ini_load()
+ * already trimmed file values, and a --set value keeps its blanks, so
+ * that `--db 'x.db '` names the file "x.db " (a value like "64M " is then
+ * an error naming it, not silently another value).
  */
 static bool ini_get(struct ini *ini, const char *section, const char *key,
                     char **out, GError **error)
@@ -391,7 +416,6 @@ static bool ini_get(struct ini *ini, const char *section, const char *key,
                   local->message);
         return false;
     }
-    g_strstrip(value);
     if (*value == '\0') {
         ini_error(error, ini, SIM_ERROR_CONFIG, section, key, NULL,
                   "empty value");
@@ -643,6 +667,7 @@ bool sim_profile_load(const char *spec, const char *base_dir,
     g_autofree char *text = NULL;
     g_autoptr(GError) local = NULL;
     struct ini ini;
+    gsize len;
     bool ok = false;
 
     memset(out, 0, sizeof(*out));
@@ -650,9 +675,12 @@ bool sim_profile_load(const char *spec, const char *base_dir,
     if (path == NULL) {
         return false;
     }
-    if (!g_file_get_contents(path, &text, NULL, &local)) {
+    if (!g_file_get_contents(path, &text, &len, &local)) {
         g_set_error(error, SIM_ERROR, SIM_ERROR_FILE, "%s: %s", path,
                     local->message);
+        return false;
+    }
+    if (!ini_check_nul(path, text, len, error)) {
         return false;
     }
     g_ptr_array_add(keys, g_strdup("cpu.description"));
@@ -889,10 +917,14 @@ struct sim_config *sim_config_load(const char *path, const char *const *sets,
 {
     g_autofree char *text = NULL;
     g_autoptr(GError) local = NULL;
+    gsize len;
 
-    if (!g_file_get_contents(path, &text, NULL, &local)) {
+    if (!g_file_get_contents(path, &text, &len, &local)) {
         g_set_error(error, SIM_ERROR, SIM_ERROR_FILE,
                     "cannot read experiment file: %s", local->message);
+        return NULL;
+    }
+    if (!ini_check_nul(path, text, len, error)) {
         return NULL;
     }
     return sim_config_parse(text, path, sets, error);

@@ -8,6 +8,7 @@
  */
 #include "sim/common.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,7 +187,7 @@ static bool machine_trace_begin(struct sim_machine *m, GError **error)
 
 void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
 {
-    g_autoptr(GError) err = NULL;
+    GError *err = NULL;
     struct sim_stats st;
     struct trace_run_totals totals = {0};
     bool ok = true;
@@ -214,13 +215,29 @@ void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
     totals.sim_time_ns = st.sim_time_ns;
     totals.host_ns = st.host_ns;
     totals.stop_reason = sim_stop_name(stop);
-    if (ok) {
-        ok = trace_run_end(m->trace, m->trace_run, &totals, &err);
+    /*
+     * The run is ended even when a counter failed; what it lost (its own
+     * message) is then the more useful error.
+     */
+    {
+        GError *end_err = NULL;
+
+        if (!trace_run_end(m->trace, m->trace_run, &totals, &end_err)) {
+            g_clear_error(&err);
+            err = end_err;
+            ok = false;
+        }
     }
+    /* Kept for the caller: a trace that is not whole is a failed run. */
+    g_clear_error(&m->trace_error);
     if (!ok) {
-        fprintf(stderr, "iovsim: warning: trace %s: %s\n",
-                m->cfg->trace_file, err->message);
+        m->trace_error = err;
     }
+}
+
+const GError *sim_machine_trace_error(const struct sim_machine *m)
+{
+    return m->trace_error;
 }
 
 /* ---- Device accesses ---- */
@@ -418,6 +435,7 @@ void sim_machine_free(struct sim_machine *m)
     }
     sim_sched_free(m);
     sim_elf_image_clear(&m->image);
+    g_clear_error(&m->trace_error);
     g_string_free(m->console, TRUE);
     sim_config_free(m->cfg);
     g_free(m);
@@ -445,9 +463,13 @@ void sim_machine_console_write(struct sim_machine *m, const void *buf,
     m->console_bytes += len;
     m->console_dropped += len - keep;
     if (m->console_sink != NULL) {
-        fwrite(buf, 1, len, m->console_sink);
-        if (memchr(buf, '\n', len) != NULL) {
-            fflush(m->console_sink);
+        /* A lost write is kept for the end of the run: output is a result. */
+        errno = 0;
+        if ((fwrite(buf, 1, len, m->console_sink) != len ||
+             (memchr(buf, '\n', len) != NULL &&
+              fflush(m->console_sink) != 0)) &&
+            m->console_errno == 0) {
+            m->console_errno = errno != 0 ? errno : EIO;
         }
     }
 }
@@ -478,6 +500,12 @@ void sim_machine_raise_irq(struct sim_machine *m, unsigned vector)
 void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink)
 {
     m->console_sink = sink;
+    m->console_errno = 0;
+}
+
+int sim_machine_console_errno(const struct sim_machine *m)
+{
+    return m->console_errno;
 }
 
 const char *sim_machine_console(const struct sim_machine *m, size_t *len)

@@ -29,6 +29,7 @@ enum {
     MAIN_EXIT_GUEST_FAIL = 1, /* guest exited with a nonzero status */
     MAIN_EXIT_USAGE = 2,      /* usage, config or ELF error */
     MAIN_EXIT_GUEST_DEAD = 3, /* triple fault, or halted forever */
+    MAIN_EXIT_LOST = 4,       /* the run ended, but output was lost */
     MAIN_EXIT_SIGINT = 130,   /* interrupted */
 };
 
@@ -38,6 +39,8 @@ static const char main_exit_help[] =
     "  1    the guest exited with a nonzero status (printed)\n"
     "  2    usage, configuration or guest ELF error\n"
     "  3    the guest triple-faulted, or halted with nothing to wake it\n"
+    "  4    the run ended, but some of its output could not be written\n"
+    "       (console output, or trace events the database could not take)\n"
     "  130  interrupted by SIGINT (Ctrl-C)\n";
 
 /* The machine the SIGINT handler stops (STYLE rule 3's one exception). */
@@ -189,6 +192,7 @@ static int main_run(int argc, char **argv)
     struct sigaction sa;
     FILE *console = stdout;
     enum sim_stop stop;
+    int console_errno;
     int status;
     char *msg;
 
@@ -235,19 +239,23 @@ static int main_run(int argc, char **argv)
         fprintf(stderr, "iovsim: %s\n", error->message);
         return MAIN_EXIT_USAGE;
     }
-    m = sim_machine_new(cfg, &error);
-    if (m == NULL) {
-        fprintf(stderr, "iovsim: %s\n", error->message);
-        return MAIN_EXIT_USAGE;
-    }
+    /* Before the machine: it begins the run in the database. */
     if (console_path != NULL) {
         console = fopen(console_path, "w");
         if (console == NULL) {
             fprintf(stderr, "iovsim: --console %s: %s\n", console_path,
                     g_strerror(errno));
-            sim_machine_free(m);
+            sim_config_free(cfg);
             return MAIN_EXIT_USAGE;
         }
+    }
+    m = sim_machine_new(cfg, &error);
+    if (m == NULL) {
+        fprintf(stderr, "iovsim: %s\n", error->message);
+        if (console != stdout) {
+            fclose(console);
+        }
+        return MAIN_EXIT_USAGE;
     }
     sim_machine_set_console_sink(m, console);
 
@@ -262,9 +270,14 @@ static int main_run(int argc, char **argv)
 
     signal(SIGINT, SIG_DFL);
     main_machine = NULL;
-    fflush(console);
-    if (console != stdout) {
-        fclose(console);
+    console_errno = sim_machine_console_errno(m);
+    errno = 0;
+    if ((fflush(console) != 0 || ferror(console)) && console_errno == 0) {
+        console_errno = errno != 0 ? errno : EIO;
+    }
+    errno = 0;
+    if (console != stdout && fclose(console) != 0 && console_errno == 0) {
+        console_errno = errno != 0 ? errno : EIO;
     }
     sim_machine_set_console_sink(m, NULL);
     msg = sim_machine_stop_message(m);
@@ -280,8 +293,26 @@ static int main_run(int argc, char **argv)
     printf("iovsim: stopped: %s\n", msg);
     g_free(msg);
     main_print_stats(m, stdout);
-    fflush(stdout);
     status = main_exit_status(m, stop);
+    if (console_errno != 0) {
+        fprintf(stderr, "iovsim: %s%s: guest console output lost: %s\n",
+                console_path != NULL ? "--console " : "standard output",
+                console_path != NULL ? console_path : "",
+                g_strerror(console_errno));
+        status = status == MAIN_EXIT_SIGINT ? status : MAIN_EXIT_LOST;
+    }
+    if (sim_machine_trace_error(m) != NULL) {
+        fprintf(stderr, "iovsim: trace data lost: %s\n",
+                sim_machine_trace_error(m)->message);
+        status = status == MAIN_EXIT_SIGINT ? status : MAIN_EXIT_LOST;
+    }
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) &&
+        (console_errno == 0 || console != stdout)) {
+        fprintf(stderr, "iovsim: standard output: %s\n",
+                g_strerror(errno != 0 ? errno : EIO));
+        status = status == MAIN_EXIT_SIGINT ? status : MAIN_EXIT_LOST;
+    }
     sim_machine_free(m);
     return status;
 }
@@ -336,7 +367,11 @@ int main(int argc, char **argv)
         argv[1] = run_name;
         return main_run(argc - 1, argv + 1);
     }
-    if (strcmp(argv[1], "version") == 0 && argc == 2) {
+    if (strcmp(argv[1], "version") == 0) {
+        if (argc != 2) {
+            fprintf(stderr, "iovsim version takes no arguments\n");
+            return MAIN_EXIT_USAGE;
+        }
         return main_version();
     }
     if (strcmp(argv[1], "report") == 0) {
@@ -351,7 +386,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "vmcs") == 0) {
         if (argc != 2) {
-            fprintf(stderr, "iovsim vmcs: takes no arguments\n");
+            fprintf(stderr, "iovsim vmcs takes no arguments\n");
             return MAIN_EXIT_USAGE;
         }
         vmx_print_tables(stdout);

@@ -75,6 +75,7 @@ struct sim_machine {
     uint64_t console_bytes;
     uint64_t console_dropped;
     FILE *console_sink; /* borrowed, may be NULL */
+    int console_errno;  /* first failed write to the sink; 0: none */
 
     bool exited;
     uint32_t exit_status;
@@ -90,6 +91,7 @@ struct sim_machine {
     /* Tracing (traces/): NULL when no database was asked for. */
     struct trace_db *trace;
     int64_t trace_run;
+    GError *trace_error; /* why the last run's trace is not whole, or NULL */
     /* Trace device ids (1, 2, ...) of the bus regions, by region. */
     const struct bus_region *trace_region[16];
     uint32_t trace_device[16];

@@ -235,11 +235,24 @@ const char *sim_stop_name(enum sim_stop stop);
 char *sim_machine_stop_message(const struct sim_machine *m);
 
 /*
+ * Returns: why the last run's trace (trace.file) is not whole, or NULL if
+ * it is or there is none: events that could not be written (the run's
+ * row then says how many), or counters or totals that could not be
+ * recorded.  Owned by @m.
+ */
+const GError *sim_machine_trace_error(const struct sim_machine *m);
+
+/*
  * Guest console output: kept in memory (the first 64 MiB; more is counted
  * as dropped) and copied to @sink as it is produced, flushed at each
  * newline.  @sink is borrowed; NULL (the default) keeps it in memory only.
  */
 void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink);
+/*
+ * Returns: the errno of the first write or flush to the sink that failed
+ * since it was set (output from then on may be lost), or 0.
+ */
+int sim_machine_console_errno(const struct sim_machine *m);
 /* Returns: the output so far (NUL-terminated; owned by @m), and its length. */
 const char *sim_machine_console(const struct sim_machine *m,
                                 size_t *len /* out, may be NULL */);

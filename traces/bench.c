@@ -94,10 +94,19 @@ bool trace_bench_events(const char *path, uint64_t n, double *events_per_s,
 
 int trace_bench_main(int argc, char **argv, FILE *out)
 {
+    GOptionEntry entries[] = {G_OPTION_ENTRY_NULL};
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("FILE [N] - SQLite events per second");
     g_autoptr(GError) error = NULL;
     guint64 n = TRACE_BENCH_DEFAULT_N;
     double rate;
 
+    /* No options, but "--bogus" must be refused, not taken as FILE. */
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "usage: %s FILE [N]: %s\n", argv[0], error->message);
+        return 2;
+    }
     if (argc < 2 || argc > 3 ||
         (argc == 3 && !g_ascii_string_to_unsigned(
                           argv[2], 10, 1, UINT64_C(1) << 40, &n, &error))) {

@@ -32,11 +32,12 @@
 #define TRACE_PAGE_SIZE 16384
 
 /*
- * Schema version 1.  Tables may gain columns in later versions but never
- * silently change meaning (DESIGN.md "Traces").  Unsigned 64-bit values
- * are stored as their two's-complement signed value.
+ * The current schema (version 2), for new files.  Tables may gain columns
+ * in later versions but never silently change meaning (DESIGN.md
+ * "Traces"); trace_migrations[] brings older files up to it.  Unsigned
+ * 64-bit values are stored as their two's-complement signed value.
  */
-static const char trace_schema_v1[] =
+static const char trace_schema[] =
     "CREATE TABLE runs ("
     " id INTEGER PRIMARY KEY,"
     " name TEXT,"
@@ -54,7 +55,9 @@ static const char trace_schema_v1[] =
     " sim_time_ns INTEGER,"
     " host_ns INTEGER,"
     " first_event INTEGER,"
-    " last_event INTEGER);"
+    " last_event INTEGER,"
+    " lost_events INTEGER,"
+    " error TEXT);"
     "CREATE TABLE event_kinds ("
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -117,11 +120,16 @@ static const char trace_schema_v1[] =
 /*
  * trace_migrations[v] takes a database from schema version v to v + 1.
  * Version 0 is a new file, which gets the current schema directly, so
- * entry 0 is unused; version 2 will add entry 1.
+ * entry 0 is unused.
  */
-static const char *const trace_migrations[TRACE_SCHEMA_VERSION] = {NULL};
+static const char *const trace_migrations[TRACE_SCHEMA_VERSION] = {
+    [0] = NULL,
+    /* 2: what a run lost to write errors (docs/trace-schema.md). */
+    [1] = "ALTER TABLE runs ADD COLUMN lost_events INTEGER;"
+          "ALTER TABLE runs ADD COLUMN error TEXT;",
+};
 
-/* Every table a version-1 database has; a missing one means damage. */
+/* Every table a database has (since version 1); a missing one: damage. */
 static const char *const trace_tables[] = {
     "runs",   "event_kinds", "exit_reasons", "devices",
     "events", "io",          "counters",
@@ -261,44 +269,100 @@ static bool trace_classify(const char *path, const struct trace_probe *p,
 }
 
 /*
- * The URI to inspect @path with.  A read-only connection to a database in
- * WAL mode creates empty -wal and -shm files next to it; when there is no
- * WAL content (no -wal file, or an empty one) the main file holds every
- * committed page, so "immutable" reads it without creating anything
- * (SQLite "Uniform Resource Identifiers").  @header: the first 100 bytes.
+ * Opens @path for writing, or for reading (@read_only) through @uri from
+ * trace_read_uri().
  */
-static char *trace_inspect_uri(const char *path, const char *header)
+static sqlite3 *trace_connect(const char *path, const char *uri,
+                              bool read_only, GError **error)
+{
+    int flags = read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    sqlite3 *sql = NULL;
+
+    /*
+     * No SQLite mutexes: the struct trace_db is used by one thread at a
+     * time, and the writer thread takes turns with it (traces/writer.c).
+     */
+    if (sqlite3_open_v2(read_only ? uri : path, &sql,
+                        flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE, "%s: %s", path,
+                    sql != NULL ? sqlite3_errmsg(sql) : "out of memory");
+        sqlite3_close(sql);
+        return NULL;
+    }
+    sqlite3_busy_timeout(sql, TRACE_BUSY_TIMEOUT_MS);
+    if (read_only) {
+        /* A reader never checkpoints, not even as the last to close. */
+        sqlite3_db_config(sql, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    }
+    return sql;
+}
+
+/*
+ * The URI to read @path through without creating or changing any file
+ * (SQLite "Uniform Resource Identifiers", "Write-Ahead Logging" §"Read-Only
+ * Databases"); @header: its first 100 bytes.  In WAL mode a reader needs
+ * the -wal and -shm files, and SQLite creates them when they are missing:
+ * files that a read in a read-only directory cannot make, and that,
+ * made by another user, lock the owner out.  So:
+ * - no WAL content (no -wal file, or an empty one: nobody has the file
+ *   open and every committed page is in it): "immutable", which reads the
+ *   main file alone, with no locks and no side files;
+ * - WAL content with its -shm file (a writer at work, or one that was
+ *   killed): a plain read-only connection, which reads the committed
+ *   transactions of the -wal through the existing files, even read-only
+ *   ones, and creates nothing;
+ * - WAL content without a -shm file: a read would have to create it, so
+ *   it is refused, unless @may_create (a writer, about to write anyway).
+ * Returns: the URI (g_free), or NULL with @error set.
+ */
+static char *trace_read_uri(const char *path, const char *header,
+                            bool may_create, GError **error)
 {
     /* Header bytes 18 and 19 (read/write versions) are 2 in WAL mode. */
     bool wal_mode = header[18] == 2 && header[19] == 2;
     g_autofree char *wal = g_strconcat(path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat(path, "-shm", NULL);
     /* Escapes '%', '?' and '#', which would end the URI's path. */
     g_autofree char *escaped =
         g_uri_escape_string(path, G_URI_RESERVED_CHARS_ALLOWED_IN_PATH, FALSE);
     GStatBuf sb;
-    bool no_wal = g_stat(wal, &sb) != 0 || sb.st_size == 0;
+    bool wal_content = g_stat(wal, &sb) == 0 && sb.st_size > 0;
 
-    return g_strdup_printf("file:%s%s", escaped,
-                           wal_mode && no_wal ? "?immutable=1" : "");
+    if (wal_mode && !wal_content) {
+        return g_strdup_printf("file:%s?immutable=1", escaped);
+    }
+    if (wal_mode && !may_create && g_stat(shm, &sb) != 0) {
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE,
+                    "%s: committed transactions are in %s but %s is "
+                    "missing, and reading would create it; open the file "
+                    "once for writing (iovsim run --db) to fold them in",
+                    path, wal, shm);
+        return NULL;
+    }
+    return g_strdup_printf("file:%s", escaped);
 }
 
 /*
  * Looks at @path without writing to it: missing or empty (NEW unless
- * @must_exist), not SQLite, or what trace_classify() says.
+ * @must_exist), not SQLite, or what trace_classify() says.  *@uri: the
+ * URI to read it through (trace_read_uri()), NULL if it is missing or
+ * empty.
  */
 static bool trace_inspect(const char *path, bool must_exist,
-                          enum trace_state *state /* out */, GError **error)
+                          enum trace_state *state /* out */,
+                          char **uri /* out */, GError **error)
 {
     static const char magic[16] = "SQLite format 3";
     GStatBuf sb;
     char header[100];
     struct trace_probe p;
     sqlite3 *sql = NULL;
-    char *uri;
     size_t got;
     FILE *f;
     bool ok;
 
+    *uri = NULL;
     if (g_stat(path, &sb) != 0) {
         if (errno == ENOENT && !must_exist) {
             *state = TRACE_STATE_NEW;
@@ -337,20 +401,17 @@ static bool trace_inspect(const char *path, bool must_exist,
                     path);
         return false;
     }
-    uri = trace_inspect_uri(path, header);
-    if (sqlite3_open_v2(uri, &sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-                        NULL) != SQLITE_OK) {
-        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE, "%s: %s", path,
-                    sql != NULL ? sqlite3_errmsg(sql) : "out of memory");
-        sqlite3_close(sql);
-        g_free(uri);
+    *uri = trace_read_uri(path, header, !must_exist, error);
+    if (*uri == NULL) {
         return false;
     }
-    g_free(uri);
-    sqlite3_busy_timeout(sql, TRACE_BUSY_TIMEOUT_MS);
-    ok = trace_probe(sql, path, &p, error) &&
+    sql = trace_connect(path, *uri, true, error);
+    ok = sql != NULL && trace_probe(sql, path, &p, error) &&
          trace_classify(path, &p, state, error);
     sqlite3_close(sql);
+    if (!ok) {
+        g_clear_pointer(uri, g_free);
+    }
     return ok;
 }
 
@@ -410,8 +471,44 @@ fail:
 }
 
 /*
- * Inside one write transaction: checks the file again, then creates the
- * schema, migrates it, and refreshes the name tables.
+ * PRAGMA journal_mode = WAL.  Switching a new file from its rollback
+ * journal to WAL needs an exclusive lock taken while holding a shared
+ * one; when several processes do it at once, SQLite answers SQLITE_BUSY
+ * at once instead of calling the busy handler, since waiting could
+ * deadlock (SQLite "sqlite3_busy_handler").  The others have let go by
+ * then, so waiting a little and trying again succeeds (usually at once:
+ * the file is in WAL mode by then and the pragma does nothing).
+ */
+static bool trace_set_wal(sqlite3 *sql, const char *path, GError **error)
+{
+    gint64 deadline =
+        g_get_monotonic_time() + (gint64)TRACE_BUSY_TIMEOUT_MS * 1000;
+    gulong wait_us = 1000;
+    int rc;
+
+    for (;;) {
+        rc = sqlite3_exec(sql, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || g_get_monotonic_time() > deadline) {
+            break;
+        }
+        g_usleep(wait_us + (gulong)g_random_int_range(0, 1000));
+        wait_us = MIN(wait_us * 2, 50000);
+    }
+    if (rc != SQLITE_OK) {
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_SQLITE,
+                    "%s: setting the WAL journal: %s", path,
+                    sqlite3_errmsg(sql));
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Inside one exclusive write transaction: checks the file again (another
+ * process may have created it since trace_inspect()), then creates the
+ * schema, migrates it, and refreshes the name tables.  The busy handler
+ * makes concurrent creators wait their turn; the later ones then find
+ * the schema in place.
  */
 static bool trace_prepare_schema(sqlite3 *sql, const char *path, GError **error)
 {
@@ -420,7 +517,7 @@ static bool trace_prepare_schema(sqlite3 *sql, const char *path, GError **error)
     char *pragmas;
     bool ok;
 
-    if (!trace_exec(sql, path, "BEGIN IMMEDIATE", error)) {
+    if (!trace_exec(sql, path, "BEGIN EXCLUSIVE", error)) {
         return false;
     }
     if (!trace_probe(sql, path, &p, error) ||
@@ -431,7 +528,7 @@ static bool trace_prepare_schema(sqlite3 *sql, const char *path, GError **error)
         pragmas = g_strdup_printf("PRAGMA application_id = %d;"
                                   "PRAGMA user_version = %d;",
                                   TRACE_APPLICATION_ID, TRACE_SCHEMA_VERSION);
-        ok = trace_exec(sql, path, trace_schema_v1, error) &&
+        ok = trace_exec(sql, path, trace_schema, error) &&
              trace_exec(sql, path, pragmas, error);
         g_free(pragmas);
         if (!ok) {
@@ -460,27 +557,6 @@ rollback:
     return false;
 }
 
-static sqlite3 *trace_connect(const char *path, bool read_only, GError **error)
-{
-    int flags = read_only ? SQLITE_OPEN_READONLY
-                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    sqlite3 *sql = NULL;
-
-    /*
-     * No SQLite mutexes: the struct trace_db is used by one thread at a
-     * time, and the writer thread takes turns with it (traces/writer.c).
-     */
-    if (sqlite3_open_v2(path, &sql, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        g_set_error(error, TRACE_ERROR, TRACE_ERROR_FILE, "%s: %s", path,
-                    sql != NULL ? sqlite3_errmsg(sql) : "out of memory");
-        sqlite3_close(sql);
-        return NULL;
-    }
-    sqlite3_busy_timeout(sql, TRACE_BUSY_TIMEOUT_MS);
-    return sql;
-}
-
 struct trace_db *trace_db_open_with(const char *path,
                                     const struct trace_db_options *opts,
                                     GError **error)
@@ -488,13 +564,14 @@ struct trace_db *trace_db_open_with(const char *path,
     static const struct trace_db_options defaults = {0};
     struct trace_db *db;
     enum trace_state state;
+    char *uri = NULL;
     char *pragmas;
     bool ok;
 
     if (opts == NULL) {
         opts = &defaults;
     }
-    if (!trace_inspect(path, opts->read_only, &state, error)) {
+    if (!trace_inspect(path, opts->read_only, &state, &uri, error)) {
         return NULL;
     }
     if (opts->read_only && state == TRACE_STATE_NEW) {
@@ -502,13 +579,7 @@ struct trace_db *trace_db_open_with(const char *path,
                     "%s: an empty SQLite database, not an iovsim trace "
                     "database",
                     path);
-        return NULL;
-    }
-    if (opts->read_only && state == TRACE_STATE_OLDER) {
-        g_set_error(error, TRACE_ERROR, TRACE_ERROR_OLDER,
-                    "%s: iovsim trace database of an older schema; open it "
-                    "once for writing to migrate it",
-                    path);
+        g_free(uri);
         return NULL;
     }
 
@@ -518,7 +589,8 @@ struct trace_db *trace_db_open_with(const char *path,
     db->batch_events =
         opts->batch_events > 0 ? opts->batch_events : TRACE_BATCH_DEFAULT;
     g_mutex_init(&db->error_lock);
-    db->sql = trace_connect(path, opts->read_only, error);
+    db->sql = trace_connect(path, uri, opts->read_only, error);
+    g_free(uri);
     if (db->sql == NULL) {
         goto fail;
     }
@@ -528,14 +600,14 @@ struct trace_db *trace_db_open_with(const char *path,
 
     /* page_size only matters before the first table is created. */
     pragmas = g_strdup_printf(
-        "%sPRAGMA journal_mode = WAL;"
-        "PRAGMA synchronous = NORMAL;",
+        "%sPRAGMA synchronous = NORMAL;",
         state == TRACE_STATE_NEW
             ? "PRAGMA page_size = " G_STRINGIFY(TRACE_PAGE_SIZE) ";"
             : "");
     ok = trace_exec(db->sql, path, pragmas, error);
     g_free(pragmas);
-    if (!ok || !trace_prepare_schema(db->sql, path, error) ||
+    if (!ok || !trace_set_wal(db->sql, path, error) ||
+        !trace_prepare_schema(db->sql, path, error) ||
         !trace_writer_start(db, !opts->no_writer, error)) {
         goto fail;
     }
@@ -571,6 +643,7 @@ bool trace_db_close(struct trace_db *db, GError **error)
         ok = trace_sql_error(db, error, "closing");
     }
     g_clear_error(&db->write_error);
+    g_free(db->run_error);
     g_mutex_clear(&db->error_lock);
     g_free(db->path);
     g_free(db);
@@ -667,7 +740,8 @@ int64_t trace_run_begin(struct trace_db *db, const struct trace_run_info *info,
     db->run = sqlite3_last_insert_rowid(db->sql);
     db->level = info->level;
     g_mutex_lock(&db->error_lock);
-    db->run_lost = false;
+    db->run_lost_events = 0;
+    g_clear_pointer(&db->run_error, g_free);
     g_mutex_unlock(&db->error_lock);
     for (unsigned k = 0; k < TRACE_EVENT_NKINDS; k++) {
         if (trace_kinds[k].level <= info->level) {
@@ -682,39 +756,65 @@ int64_t trace_run_begin(struct trace_db *db, const struct trace_run_info *info,
 bool trace_run_end(struct trace_db *db, int64_t run,
                    const struct trace_run_totals *totals, GError **error)
 {
+    g_autoptr(GError) flush_error = NULL;
+    g_autofree char *first_error = NULL;
     sqlite3_stmt *st = NULL;
-    bool flushed;
-    bool lost;
-    int rc;
+    uint64_t lost;
+    int rc = SQLITE_ERROR;
 
     g_assert(run != 0 && run == db->run);
-    flushed = trace_flush(db, error);
+    /* The run's losses are counted below, whoever saw them first. */
+    trace_flush(db, &flush_error);
     db->head.wanted = 0;
     db->run = 0;
     g_mutex_lock(&db->error_lock);
-    lost = db->run_lost;
+    lost = db->run_lost_events;
+    first_error = g_steal_pointer(&db->run_error);
+    db->run_lost_events = 0;
     g_mutex_unlock(&db->error_lock);
     if (sqlite3_prepare_v2(db->sql,
                            "UPDATE runs SET instructions = ?, cycles = ?, "
                            "sim_time_ns = ?, host_ns = ?, stop_reason = ?, "
-                           "complete = ? WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return flushed ? trace_sql_error(db, error, "ending a run") : false;
+                           "complete = ?, lost_events = ?, error = ? "
+                           "WHERE id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)totals->instructions);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)totals->cycles);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)totals->sim_time_ns);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)totals->host_ns);
+        trace_bind_text_or_null(st, 5, totals->stop_reason);
+        /* A run whose events could not all be written stays incomplete. */
+        sqlite3_bind_int(st, 6, lost == 0 ? 1 : 0);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)lost);
+        trace_bind_text_or_null(st, 8, first_error);
+        sqlite3_bind_int64(st, 9, run);
+        rc = sqlite3_step(st);
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)totals->instructions);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)totals->cycles);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)totals->sim_time_ns);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)totals->host_ns);
-    trace_bind_text_or_null(st, 5, totals->stop_reason);
-    /* A run whose events could not all be written stays incomplete. */
-    sqlite3_bind_int(st, 6, flushed && !lost ? 1 : 0);
-    sqlite3_bind_int64(st, 7, run);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    if (lost > 0) {
+        /* The update may have failed too (a full disk): say both. */
+        g_set_error(error, TRACE_ERROR, TRACE_ERROR_LOST,
+                    "%s: run %" PRId64 " lost %" PRIu64
+                    " events or io rows that could not be written (first "
+                    "error: %s)%s%s",
+                    db->path, run, lost,
+                    first_error != NULL ? first_error : "unknown",
+                    rc == SQLITE_DONE ? "" : "; and its row could not be "
+                                             "updated: ",
+                    rc == SQLITE_DONE ? "" : sqlite3_errmsg(db->sql));
+        sqlite3_finalize(st);
+        return false;
+    }
     if (rc != SQLITE_DONE) {
-        return flushed ? trace_sql_error(db, error, "ending a run") : false;
+        trace_sql_error(db, error, "ending a run");
+        sqlite3_finalize(st);
+        return false;
     }
-    return flushed;
+    sqlite3_finalize(st);
+    if (flush_error != NULL) {
+        g_propagate_error(error, g_steal_pointer(&flush_error));
+        return false;
+    }
+    return true;
 }
 
 bool trace_device_add(struct trace_db *db, uint32_t device, const char *name,

@@ -96,7 +96,9 @@ struct trace_db {
     GError *write_error;
     uint64_t lost_events;
     uint64_t lost_batches;
-    bool run_lost; /* a batch of the open run was lost: not complete */
+    /* What the open run lost: not complete, and said in its row. */
+    uint64_t run_lost_events; /* events and io rows */
+    char *run_error;          /* the first write error's message */
 };
 
 /* traces/writer.c */

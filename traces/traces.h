@@ -28,7 +28,7 @@
 #include <glib.h>
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define TRACE_SCHEMA_VERSION 1
+#define TRACE_SCHEMA_VERSION 2
 /* PRAGMA application_id of every iovsim trace database: "IOVS". */
 #define TRACE_APPLICATION_ID 0x494F5653
 
@@ -41,11 +41,12 @@ enum trace_error {
     TRACE_ERROR_NOT_SQLITE, /* the file is not an SQLite database */
     TRACE_ERROR_FOREIGN,    /* an SQLite database, but not iovsim's */
     TRACE_ERROR_NEWER,      /* iovsim's, with a newer schema version */
-    TRACE_ERROR_OLDER,      /* read-only, and the schema needs migrating */
+    TRACE_ERROR_OLDER,      /* no longer returned: older files are read */
     TRACE_ERROR_DAMAGED,    /* iovsim's application_id, but tables missing */
     TRACE_ERROR_SQLITE,     /* any other SQLite failure */
     TRACE_ERROR_LEVEL,      /* trace_level_parse(): unknown level name */
     TRACE_ERROR_NO_RUN,     /* no such run */
+    TRACE_ERROR_LOST,       /* trace_run_end(): the run lost events */
 };
 
 /*
@@ -156,9 +157,12 @@ struct trace_db_options {
 struct trace_db *trace_db_open(const char *path, GError **error);
 /*
  * The same with options; @opts NULL means the defaults.  Read-only
- * opening needs an existing iovsim database and refuses the same files,
- * an empty SQLite database (TRACE_ERROR_FOREIGN) and an older schema
- * version (TRACE_ERROR_OLDER: open it once for writing to migrate it).
+ * opening needs an existing iovsim database (of this or an older schema
+ * version, which is read as it is: columns added since are absent) and
+ * refuses the same files, an empty SQLite database (TRACE_ERROR_FOREIGN)
+ * and a file whose -wal holds transactions but whose -shm file is missing
+ * (TRACE_ERROR_FILE); it never creates or changes a file, so it works in
+ * a read-only directory (docs/trace-schema.md "Reading never writes").
  */
 struct trace_db *trace_db_open_with(const char *path,
                                     const struct trace_db_options *opts,
@@ -211,11 +215,12 @@ struct trace_run_totals {
 
 /*
  * Writes every pending event of run @run (which must be the open run),
- * then sets its totals and complete = 1, or complete = 0 if any of the
- * run's batches was lost (an error that trace_flush() may already have
- * returned).  The run is closed even on failure.
- * Returns: false with @error set if a batch since the last flush, or the
- * update, failed.
+ * then sets its totals, lost_events and error, and complete = 1, or
+ * complete = 0 if any of the run's batches was lost (even one that
+ * trace_flush() already reported).  The run is closed even on failure.
+ * Returns: false with @error set if the run lost events
+ * (TRACE_ERROR_LOST: the message says how many and the first error), or
+ * the update failed.
  */
 bool trace_run_end(struct trace_db *db, int64_t run,
                    const struct trace_run_totals *totals, GError **error);

@@ -192,14 +192,17 @@ static void trace_batch_process(struct trace_db *db, struct trace_batch *b)
 
     if ((b->nevents > 0 || b->nio > 0) && !trace_batch_write(db, b, &err)) {
         g_mutex_lock(&db->error_lock);
+        db->lost_events += b->nevents + b->nio;
+        db->lost_batches++;
+        db->run_lost_events += b->nevents + b->nio;
+        if (db->run_error == NULL) {
+            db->run_error = g_strdup(err->message);
+        }
         if (db->write_error == NULL) {
             db->write_error = err;
         } else {
             g_error_free(err);
         }
-        db->lost_events += b->nevents + b->nio;
-        db->lost_batches++;
-        db->run_lost = true;
         g_mutex_unlock(&db->error_lock);
     }
     b->nevents = 0;

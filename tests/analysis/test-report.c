@@ -12,12 +12,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <CUnit/CUnit.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "analysis/analysis.h"
 #include "traces/traces.h"
+
+/* The files SQLite may put next to @db. */
+static const char *const report_side_files[] = {"-wal", "-shm", "-journal"};
 
 static char *report_tmpdir;
 static char *report_db; /* the database all tests read */
@@ -411,6 +418,9 @@ static void test_errors(void)
         report_run(report_db, "--run", "1", "--compare", "1,2", NULL),
         "exclude each other");
     report_check_fails(report_run(report_db, "--run", "0", NULL), "start at 1");
+    /* -1 is not "the latest": run ids are positive. */
+    report_check_fails(report_run(report_db, "--run", "-1", NULL),
+                       "start at 1");
     report_check_fails(report_run(NULL), "no database");
     report_check_fails(report_run(report_db, report_db, NULL), "one database");
     report_check_fails(report_run(report_db, "--frobnicate", NULL),
@@ -434,11 +444,166 @@ static void test_errors(void)
     report_result_clear(&r);
 }
 
+/* Removes @dir/@name and its side files, then @dir (made writable). */
+static void report_rm_dir(const char *dir, const char *name)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+
+    g_chmod(dir, 0755);
+    for (size_t i = 0; i < G_N_ELEMENTS(report_side_files); i++) {
+        g_autofree char *side = g_strconcat(path, report_side_files[i], NULL);
+
+        g_remove(side);
+    }
+    g_remove(path);
+    g_rmdir(dir);
+}
+
+/* What a read must leave as it was: the bytes, mtime and side files. */
+struct report_snapshot {
+    char *hash;
+    gint64 mtime_ns;
+    bool side[G_N_ELEMENTS(report_side_files)];
+};
+
+static void report_snapshot_take(const char *path, struct report_snapshot *s)
+{
+    GStatBuf sb;
+
+    s->hash = report_hash(path);
+    s->mtime_ns = g_stat(path, &sb) == 0
+                      ? (gint64)sb.st_mtim.tv_sec * 1000000000 +
+                            sb.st_mtim.tv_nsec
+                      : -1;
+    for (size_t i = 0; i < G_N_ELEMENTS(report_side_files); i++) {
+        g_autofree char *side = g_strconcat(path, report_side_files[i], NULL);
+
+        s->side[i] = g_file_test(side, G_FILE_TEST_EXISTS);
+    }
+}
+
+/* Checks that @path is as in @before; frees @before. */
+static void report_snapshot_check(const char *path,
+                                  struct report_snapshot *before)
+{
+    struct report_snapshot after;
+
+    report_snapshot_take(path, &after);
+    CU_ASSERT_PTR_NOT_NULL(after.hash);
+    CU_ASSERT_STRING_EQUAL(after.hash != NULL ? after.hash : "",
+                           before->hash != NULL ? before->hash : "?");
+    CU_ASSERT_EQUAL(after.mtime_ns, before->mtime_ns);
+    for (size_t i = 0; i < G_N_ELEMENTS(report_side_files); i++) {
+        CU_ASSERT_EQUAL(after.side[i], before->side[i]);
+        if (after.side[i] != before->side[i]) {
+            fprintf(stderr, "\n%s%s: %s by the report\n", path,
+                    report_side_files[i],
+                    after.side[i] ? "created" : "removed");
+        }
+    }
+    g_free(after.hash);
+    g_free(before->hash);
+}
+
+/*
+ * In a child process: records a run with one committed batch into @path,
+ * then exits without closing, as a killed iovsim would (its committed
+ * batch is only in the -wal file, next to the -shm file).
+ */
+static void report_leave_killed(const char *path)
+{
+    const struct trace_run_info info = {
+        .name = "killed", .seed = 1, .level = TRACE_LEVEL_EXITS};
+    pid_t pid;
+    int status;
+
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        struct trace_db *db = trace_db_open(path, NULL);
+
+        if (db == NULL || trace_run_begin(db, &info, NULL) == 0) {
+            _exit(3);
+        }
+        report_add_exit(db, 30, 1000);
+        _exit(trace_flush(db, NULL) ? 0 : 4);
+    }
+    CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+    CU_ASSERT_FATAL(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Reading never writes: not in a read-only directory (where SQLite would
+ * fail to make its -wal and -shm files), and not anywhere, since files
+ * made by another user's read would lock the owner out.  As root the
+ * chmod does not stop writes, so what is checked is that the read
+ * creates no file and leaves the database's bytes and mtime as they
+ * were.  A database a killed run left (its last batches only in the
+ * -wal file) is read with them.
+ */
+static void test_read_only(void)
+{
+    g_autofree char *dir = g_build_filename(report_tmpdir, "ro", NULL);
+    g_autofree char *copy = g_build_filename(dir, "runs.db", NULL);
+    g_autofree char *kdir = g_build_filename(report_tmpdir, "killed", NULL);
+    g_autofree char *killed = g_build_filename(kdir, "k.db", NULL);
+    g_autofree char *shm = g_strconcat(killed, "-shm", NULL);
+    g_autofree char *data = NULL;
+    struct report_snapshot snap;
+    struct report_result r;
+    gsize len;
+
+    /* A database closed cleanly: no -wal file, everything in the file. */
+    CU_ASSERT_FATAL(g_mkdir(dir, 0755) == 0);
+    CU_ASSERT_FATAL(g_file_get_contents(report_db, &data, &len, NULL));
+    CU_ASSERT_FATAL(g_file_set_contents(copy, data, (gssize)len, NULL));
+    report_snapshot_take(copy, &snap);
+    g_chmod(dir, 0555);
+    r = report_run(copy, NULL);
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "uart-pv"));
+    if (r.status != ANALYSIS_EXIT_OK) {
+        fprintf(stderr, "\n  stderr: '%s'\n", r.err);
+    }
+    report_result_clear(&r);
+    report_snapshot_check(copy, &snap);
+    report_rm_dir(dir, "runs.db");
+
+    /* A killed run: its batch is in the -wal file, which must be read. */
+    CU_ASSERT_FATAL(g_mkdir(kdir, 0755) == 0);
+    report_leave_killed(killed);
+    CU_ASSERT_TRUE(g_file_test(shm, G_FILE_TEST_EXISTS));
+    report_snapshot_take(killed, &snap);
+    g_chmod(kdir, 0555);
+    r = report_run(killed, "--run", "1", NULL);
+    CU_ASSERT_EQUAL(r.status, ANALYSIS_EXIT_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "IO_INSTRUCTION"));
+    if (r.status != ANALYSIS_EXIT_OK) {
+        fprintf(stderr, "\n  stderr: '%s'\n", r.err);
+    }
+    report_result_clear(&r);
+    report_snapshot_check(killed, &snap);
+
+    /*
+     * The same without its -shm file: SQLite would have to create one,
+     * so the report refuses and says why, creating nothing.
+     */
+    g_chmod(kdir, 0755);
+    g_remove(shm);
+    report_snapshot_take(killed, &snap);
+    g_chmod(kdir, 0555);
+    report_check_fails(report_run(killed, NULL), "-shm");
+    report_snapshot_check(killed, &snap);
+    report_rm_dir(kdir, "k.db");
+}
+
 static CU_TestInfo report_tests[] = {
     {"one run: exits, buckets, totals", test_one_run},
     {"run list, then the latest (incomplete) run", test_run_list},
     {"--compare side by side", test_compare},
     {"usage and database errors exit 2", test_errors},
+    {"reading never writes, also a killed run's -wal", test_read_only},
     CU_TEST_INFO_NULL,
 };
 

@@ -409,6 +409,65 @@ static void test_profile_error_in_config(void)
                                 "machine.profile=pentium4", NULL));
 }
 
+/* Writes @len bytes of @text (which may hold NUL bytes) to @name. */
+static char *config_write_len(const char *name, const char *text, size_t len)
+{
+    char *path = g_build_filename(config_tmpdir, name, NULL);
+
+    g_assert(g_file_set_contents(path, text, (gssize)len, NULL));
+    return path;
+}
+
+/*
+ * A NUL byte would end the C string GKeyFile and the runs table see, so
+ * everything after it would be ignored and the stored text cut short:
+ * it must be refused with the file and line, in configs and profiles.
+ */
+static void test_nul_byte(void)
+{
+    g_autofree char *prog = config_write("nul.elf", "x");
+    g_autofree char *text = g_strdup_printf("[guest]\nprogram = %s\n"
+                                            "[limits]\ntime = 0@\n"
+                                            "instructions = junk\n",
+                                            prog);
+    g_autofree char *path = NULL;
+    g_autofree char *prof = NULL;
+    g_autoptr(GError) err = NULL;
+    struct sim_profile p;
+    size_t len = strlen(text);
+
+    *strchr(text, '@') = '\0';
+    path = config_write_len("nul.ini", text, len);
+    CU_ASSERT_TRUE(config_fails(path, NULL, SIM_ERROR_CONFIG,
+                                "nul.ini:4: the file contains a NUL byte",
+                                NULL));
+
+    prof = config_write_len("nulprof.ini", "[cpu]\nfreq_mhz = 1\0\n", 20);
+    CU_ASSERT_FALSE(sim_profile_load(prof, NULL, &p, &err));
+    CU_ASSERT_PTR_NOT_NULL(
+        err != NULL ? strstr(err->message, "nulprof.ini:2: ") : NULL);
+}
+
+/*
+ * A --set value is used exactly: `--db 'x.db '` must not write x.db
+ * (file values lose surrounding blanks by INI syntax, --set values do
+ * not).
+ */
+static void test_set_exact(void)
+{
+    g_autofree char *path = config_with("exact.ini", "");
+    const char *sets[] = {"trace.file=x.db ", "experiment.name= a b ", NULL};
+    const char *bad[] = {"machine.memory=64M ", NULL};
+    struct sim_config *cfg = sim_config_load(path, sets, NULL);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_STRING_EQUAL(cfg->trace_file, "x.db ");
+    CU_ASSERT_STRING_EQUAL(cfg->name, " a b ");
+    sim_config_free(cfg);
+    CU_ASSERT_TRUE(config_fails(path, bad, SIM_ERROR_CONFIG,
+                                "--set machine.memory=64M : ", NULL));
+}
+
 static CU_TestInfo config_tests[] = {
     {"a full experiment file", test_full_file},
     {"defaults", test_defaults},
@@ -424,6 +483,8 @@ static CU_TestInfo config_tests[] = {
     {"limits", test_limits},
     {"CPU profiles: shipped, paths, strictness", test_profiles},
     {"profile errors name the config key", test_profile_error_in_config},
+    {"a NUL byte is an error with file and line", test_nul_byte},
+    {"--set values are used exactly", test_set_exact},
     CU_TEST_INFO_NULL,
 };
 

@@ -685,12 +685,79 @@ static void test_write_error(void)
     CU_ASSERT_PTR_NOT_NULL(err != NULL ? strstr(err->message, "3 batches")
                                        : NULL);
     g_clear_error(&err);
-    /* Reported once; the run is still marked incomplete at its end. */
+    /*
+     * Reported once by flush; the run's end reports again what the run
+     * lost (a run that lost data is a failed run, whoever saw the error
+     * first), and its row says it: incomplete, how many, the first error,
+     * with the stop reason and totals of a run that did end.
+     */
     CU_ASSERT(trace_flush(db, &err));
-    CU_ASSERT(trace_run_end(db, run, &(struct trace_run_totals){0}, &err));
+    CU_ASSERT_FALSE(trace_run_end(
+        db, run,
+        &(struct trace_run_totals){.cycles = 9, .stop_reason = "exit"},
+        &err));
+    CU_ASSERT(g_error_matches(err, TRACE_ERROR, TRACE_ERROR_LOST));
+    CU_ASSERT_PTR_NOT_NULL(err != NULL ? strstr(err->message, "lost 25 ")
+                                       : NULL);
+    CU_ASSERT_PTR_NOT_NULL(
+        err != NULL ? strstr(err->message, "no such table") : NULL);
+    g_clear_error(&err);
     CU_ASSERT(trace_db_close(db, &err));
     CU_ASSERT_EQUAL(traces_query_int(path, "SELECT complete FROM runs"), 0);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT lost_events FROM runs"),
+                    25);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT error LIKE "
+                                           "'%no such table%' FROM runs"),
+                    1);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT cycles FROM runs "
+                                           "WHERE stop_reason = 'exit'"),
+                    9);
     traces_check_refused(path, TRACE_ERROR_DAMAGED, false);
+}
+
+/*
+ * A version-1 file (no lost_events or error columns) is read as it is,
+ * without being changed, and migrated when opened for writing; a run that
+ * ends without losses records lost_events = 0.
+ */
+static void test_migrate_v1(void)
+{
+    g_autofree char *path = traces_path("v1.db");
+    g_autofree char *before = NULL;
+    g_autoptr(GError) err = NULL;
+    struct trace_db_options ro = {.read_only = true};
+    struct trace_db *db = trace_db_open(path, &err);
+    int64_t run;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    run = trace_run_begin(db, &traces_info_exits, &err);
+    CU_ASSERT(trace_run_end(db, run, &(struct trace_run_totals){0}, &err));
+    CU_ASSERT(trace_db_close(db, &err));
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT lost_events FROM runs"),
+                    0);
+    CU_ASSERT_FATAL(traces_exec(path, "ALTER TABLE runs DROP COLUMN error;"
+                                      "ALTER TABLE runs DROP COLUMN "
+                                      "lost_events;"
+                                      "PRAGMA user_version = 1"));
+
+    before = traces_file_hash(path);
+    db = trace_db_open_with(path, &ro, &err);
+    CU_ASSERT_PTR_NOT_NULL(db);
+    CU_ASSERT(trace_db_close(db, &err));
+    {
+        g_autofree char *after = traces_file_hash(path);
+
+        CU_ASSERT_STRING_EQUAL(before, after);
+    }
+
+    db = trace_db_open(path, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT(trace_db_close(db, &err));
+    CU_ASSERT_EQUAL(traces_query_int(path, "PRAGMA user_version"),
+                    TRACE_SCHEMA_VERSION);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT count(lost_events) + "
+                                           "count(error) FROM runs"),
+                    0);
 }
 
 /* ---- SIGKILL ---- */
@@ -829,6 +896,85 @@ static void test_sigkill(void)
     g_rand_free(rand);
 }
 
+/* ---- Several processes creating one file ---- */
+
+#define TRACES_RACE_PROCS 6
+#define TRACES_RACE_ROUNDS 25
+
+/*
+ * The child: opens @path (new, or being created by its siblings), records
+ * one run and closes.  Exits 0, or 1 after printing the error.
+ */
+G_GNUC_NORETURN
+static void traces_race_child(const char *path, int fd)
+{
+    g_autoptr(GError) err = NULL;
+    struct trace_db *db;
+    char c;
+    int64_t run;
+
+    /* Start together: wait until the parent closes the pipe. */
+    while (read(fd, &c, 1) < 0 && errno == EINTR) {
+    }
+    db = trace_db_open(path, &err);
+    run = db != NULL ? trace_run_begin(db, &traces_info_exits, &err) : 0;
+    if (run == 0 ||
+        !trace_run_end(db, run, &(struct trace_run_totals){0}, &err) ||
+        !trace_db_close(db, &err)) {
+        fprintf(stderr, "\nrace child: %s\n", err->message);
+        _exit(1);
+    }
+    _exit(0);
+}
+
+/*
+ * Several processes that create the same new file at once must all
+ * succeed (no "database is locked"), and the file must hold every run,
+ * each complete.
+ */
+static void test_create_race(void)
+{
+    int failed = 0;
+
+    for (int round = 0; round < TRACES_RACE_ROUNDS; round++) {
+        g_autofree char *name = g_strdup_printf("race-%d.db", round);
+        g_autofree char *path = traces_path(name);
+        pid_t pids[TRACES_RACE_PROCS];
+        int fds[2];
+
+        CU_ASSERT_FATAL(pipe(fds) == 0);
+        fflush(NULL);
+        for (int i = 0; i < TRACES_RACE_PROCS; i++) {
+            pids[i] = fork();
+            CU_ASSERT_FATAL(pids[i] >= 0);
+            if (pids[i] == 0) {
+                close(fds[1]);
+                traces_race_child(path, fds[0]);
+            }
+        }
+        close(fds[0]);
+        close(fds[1]);
+        for (int i = 0; i < TRACES_RACE_PROCS; i++) {
+            int status;
+
+            while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR) {
+            }
+            failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        CU_ASSERT_EQUAL(traces_query_int(path, "SELECT count(*) FROM runs "
+                                               "WHERE complete = 1"),
+                        TRACES_RACE_PROCS);
+        CU_ASSERT_EQUAL(traces_query_int(path, "PRAGMA user_version"),
+                        TRACE_SCHEMA_VERSION);
+        traces_path(name); /* removes it */
+    }
+    CU_ASSERT_EQUAL(failed, 0);
+    if (failed != 0) {
+        fprintf(stderr, "\n%d of %d processes failed\n", failed,
+                TRACES_RACE_PROCS * TRACES_RACE_ROUNDS);
+    }
+}
+
 /* ---- Disassembly ---- */
 
 static void traces_check_disasm(const char *bytes, size_t len, uint64_t rip,
@@ -871,8 +1017,11 @@ static CU_TestInfo traces_tests[] = {
     {"counters", test_counters},
     {"batches commit whole (writer thread)", test_batches_thread},
     {"batches commit whole (caller's thread)", test_batches_sync},
-    {"write errors reported at flush", test_write_error},
+    {"write errors reported at flush and in the run's row",
+     test_write_error},
+    {"a version-1 file is read as it is, migrated to write", test_migrate_v1},
     {"SIGKILL at random moments", test_sigkill},
+    {"processes creating one file at once", test_create_race},
     {"Capstone disassembly", test_disasm},
     CU_TEST_INFO_NULL,
 };
