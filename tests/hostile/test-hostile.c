@@ -75,10 +75,10 @@ static struct sim_machine *hostile_make(const char *guest, const char *mode,
         strchr(guest, '/') != NULL
             ? g_strdup(guest)
             : g_strdup_printf("%s/%s.elf", HOSTILE_ELF_DIR, guest);
-    g_autofree char *text = g_strdup_printf(
-        "[experiment]\nname = hostile\n[machine]\nmode = %s\n"
-        "memory = %uM\n[guest]\nprogram = %s\n",
-        mode, mib, prog);
+    g_autofree char *text =
+        g_strdup_printf("[experiment]\nname = hostile\n[machine]\nmode = %s\n"
+                        "memory = %uM\n[guest]\nprogram = %s\n",
+                        mode, mib, prog);
     g_autofree char *all = g_strjoin(" ", sets != NULL ? sets : "",
                                      extra != NULL ? extra : "", NULL);
     g_auto(GStrv) setv = g_strsplit(g_strstrip(all), " ", -1);
@@ -124,16 +124,14 @@ static void hostile_check_limits(struct sim_machine *m, const char *what)
     if (cfg->limit_time_ns != 0 &&
         st.sim_time_ns > cfg->limit_time_ns + HOSTILE_TIME_SLACK_NS) {
         fprintf(stderr,
-                "\n%s: simulated time %" PRIu64 " ns, limit %" PRIu64
-                " ns\n",
+                "\n%s: simulated time %" PRIu64 " ns, limit %" PRIu64 " ns\n",
                 what, st.sim_time_ns, cfg->limit_time_ns);
         CU_FAIL("simulated time beyond the time limit");
     }
     if (cfg->limit_instructions != 0 &&
         st.instructions > cfg->limit_instructions + HOSTILE_INSN_SLACK) {
-        fprintf(stderr,
-                "\n%s: %" PRIu64 " instructions, limit %" PRIu64 "\n", what,
-                st.instructions, cfg->limit_instructions);
+        fprintf(stderr, "\n%s: %" PRIu64 " instructions, limit %" PRIu64 "\n",
+                what, st.instructions, cfg->limit_instructions);
         CU_FAIL("instructions beyond the instruction limit");
     }
 }
@@ -172,8 +170,8 @@ static void hostile_run_case(const struct hostile_case *c)
         }
         if (strstr(msg, "no detail") != NULL ||
             (c->text != NULL && strstr(msg, c->text) == NULL)) {
-            fprintf(stderr, "\n%s: stop message \"%s\" (wanted \"%s\")\n",
-                    what, msg, c->text != NULL ? c->text : "detail");
+            fprintf(stderr, "\n%s: stop message \"%s\" (wanted \"%s\")\n", what,
+                    msg, c->text != NULL ? c->text : "detail");
         }
         CU_ASSERT_PTR_NULL(strstr(msg, "no detail"));
         if (c->text != NULL) {
@@ -190,8 +188,9 @@ static void hostile_run_case(const struct hostile_case *c)
     CU_ASSERT_STRING_EQUAL(console[0], console[1]);
     if (c->flags & HOSTILE_SAME_VALUE) {
         if (value[0] != value[1]) {
-            fprintf(stderr, "\n%s: value 0x%" PRIx64 " native, 0x%" PRIx64
-                    " hvm\n", c->id, value[0], value[1]);
+            fprintf(stderr,
+                    "\n%s: value 0x%" PRIx64 " native, 0x%" PRIx64 " hvm\n",
+                    c->id, value[0], value[1]);
         }
         CU_ASSERT_EQUAL(value[0], value[1]);
     }
@@ -203,19 +202,18 @@ static void hostile_run_case(const struct hostile_case *c)
  * RDI where not UINT64_MAX.
  */
 static void hostile_expect_fault(struct sim_machine *m, const char *what,
-                                 unsigned vector, uint64_t error,
-                                 uint64_t cr2, uint64_t rcx, uint64_t rsi,
-                                 uint64_t rdi)
+                                 unsigned vector, uint64_t error, uint64_t cr2,
+                                 uint64_t rcx, uint64_t rsi, uint64_t rdi)
 {
     static const struct {
         unsigned slot;
         const char *name;
-    } f[] = {{HOSTILE_R_VEC, "vector"}, {HOSTILE_R_ERR, "error code"},
+    } f[] = {{HOSTILE_R_VEC, "vector"},     {HOSTILE_R_ERR, "error code"},
              {HOSTILE_R_FRIP, "frame RIP"}, {HOSTILE_R_CR2, "CR2"},
-             {HOSTILE_R_RCX, "RCX"}, {HOSTILE_R_RSI, "RSI"},
+             {HOSTILE_R_RCX, "RCX"},        {HOSTILE_R_RSI, "RSI"},
              {HOSTILE_R_RDI, "RDI"}};
-    uint64_t want[] = {vector, error, hostile_result(m, HOSTILE_R_RIP),
-                       cr2, rcx, rsi, rdi};
+    uint64_t want[] = {
+        vector, error, hostile_result(m, HOSTILE_R_RIP), cr2, rcx, rsi, rdi};
 
     for (size_t k = 0; k < SIM_ARRAY_SIZE(f); k++) {
         uint64_t got = hostile_result(m, f[k].slot);
@@ -224,8 +222,8 @@ static void hostile_expect_fault(struct sim_machine *m, const char *what,
             continue;
         }
         if (got != want[k]) {
-            fprintf(stderr, "\n%s: %s 0x%" PRIx64 ", expected 0x%" PRIx64
-                    "\n", what, f[k].name, got, want[k]);
+            fprintf(stderr, "\n%s: %s 0x%" PRIx64 ", expected 0x%" PRIx64 "\n",
+                    what, f[k].name, got, want[k]);
         }
         CU_ASSERT_EQUAL(got, want[k]);
     }
@@ -264,8 +262,7 @@ static void check_timer_storm(struct sim_machine *m,
  * counted as an instruction.
  */
 static void check_rep_progress(struct sim_machine *m,
-                               const struct hostile_case *c,
-                               const char *mode)
+                               const struct hostile_case *c, const char *mode)
 {
     struct cpu *cpu = sim_machine_cpu(m);
     uint64_t done = cpu_gpr(cpu, CPU_RSI) - 0x100000;
@@ -277,8 +274,8 @@ static void check_rep_progress(struct sim_machine *m,
         rcx + done != c->param || done == 0) {
         fprintf(stderr,
                 "\n%s (%s): rip 0x%" PRIx64 " (rep at 0x%" PRIx64
-                "), rcx 0x%" PRIx64 ", iterations 0x%" PRIx64 ", port writes %"
-                PRIu64 "\n",
+                "), rcx 0x%" PRIx64 ", iterations 0x%" PRIx64
+                ", port writes %" PRIu64 "\n",
                 c->id, mode, cpu_rip(cpu), hostile_result(m, HOSTILE_R_RIP),
                 rcx, done, st.io.writes);
     }
@@ -298,8 +295,8 @@ static void check_tlb_misses(struct sim_machine *m,
 
     cpu_get_stats(sim_machine_cpu(m), &cs);
     if (cs.tlb_misses >= 0x10000 / 64) {
-        fprintf(stderr, "\n%s (%s): %" PRIu64 " TLB misses for 64 KiB\n",
-                c->id, mode, cs.tlb_misses);
+        fprintf(stderr, "\n%s (%s): %" PRIu64 " TLB misses for 64 KiB\n", c->id,
+                mode, cs.tlb_misses);
     }
     CU_ASSERT(cs.tlb_misses < 0x10000 / 64);
 }
@@ -321,13 +318,13 @@ static void check_noncanon(struct sim_machine *m, const struct hostile_case *c,
                          UINT64_MAX, UINT64_MAX);
 }
 
-static void check_movsq_end(struct sim_machine *m,
-                            const struct hostile_case *c, const char *mode)
+static void check_movsq_end(struct sim_machine *m, const struct hostile_case *c,
+                            const char *mode)
 {
     uint64_t ram = (uint64_t)c->mib << 20;
 
-    hostile_expect_fault(m, c->id, CPU_EXC_PF, 0, ram,
-                         (UINT64_C(1) << 40) - 8, ram, 0x200000 + 64);
+    hostile_expect_fault(m, c->id, CPU_EXC_PF, 0, ram, (UINT64_C(1) << 40) - 8,
+                         ram, 0x200000 + 64);
 }
 
 static void check_insb_end(struct sim_machine *m, const struct hostile_case *c,
@@ -339,8 +336,7 @@ static void check_insb_end(struct sim_machine *m, const struct hostile_case *c,
 }
 
 static void check_insb_readonly(struct sim_machine *m,
-                                const struct hostile_case *c,
-                                const char *mode)
+                                const struct hostile_case *c, const char *mode)
 {
     hostile_expect_fault(m, c->id, CPU_EXC_PF, 3, 0x400000, 16, UINT64_MAX,
                          0x400000);
@@ -348,10 +344,12 @@ static void check_insb_readonly(struct sim_machine *m,
 
 /* ---- The table ---- */
 
-#define HOSTILE_CASE(id, guest, param, mib, sets, native, hvm, status, text, \
-                     flags, check)                                         \
-    {#id,  guest, param, mib, sets, {SIM_STOP_##native, SIM_STOP_##hvm},   \
+/* clang-format off */
+#define HOSTILE_CASE(id, guest, param, mib, sets, native, hvm, status, text,   \
+                     flags, check)                                             \
+    {#id, guest, param, mib, sets, {SIM_STOP_##native, SIM_STOP_##hvm},        \
      status, text, flags, check},
+/* clang-format on */
 static const struct hostile_case hostile_cases[] = {
 #include "tests/hostile/hostile.def"
 };
@@ -363,10 +361,10 @@ enum {
 #undef HOSTILE_CASE
 };
 
-#define HOSTILE_CASE(id, ...)                                              \
-    static void test_##id(void)                                            \
-    {                                                                      \
-        hostile_run_case(&hostile_cases[HOSTILE_IDX_##id]);                \
+#define HOSTILE_CASE(id, ...)                                                  \
+    static void test_##id(void)                                                \
+    {                                                                          \
+        hostile_run_case(&hostile_cases[HOSTILE_IDX_##id]);                    \
     }
 #include "tests/hostile/hostile.def"
 #undef HOSTILE_CASE
@@ -462,9 +460,8 @@ static void test_timer_costly_pagewalk(void)
     set = g_strdup_printf("machine.profile=%s", path);
     for (int i = 0; i < 2; i++) {
         struct sim_machine *m =
-            hostile_make("build/workloads/guest/timer-O2.elf",
-                         hostile_modes[i], 16, set,
-                         "limits.instructions=20000000", 0);
+            hostile_make("build/workloads/guest/timer-O2.elf", hostile_modes[i],
+                         16, set, "limits.instructions=20000000", 0);
         g_autofree char *msg = NULL;
         enum sim_stop stop;
         uint32_t status = 1;
