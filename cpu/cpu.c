@@ -872,7 +872,10 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
 
     cpu->halted = false;
     cpu->run_limit = limit;
-    if (cpu->fatal || cpu->shutdown_reason != NULL) {
+    if (cpu->fatal) {
+        return CPU_STOP_UNSUPPORTED;
+    }
+    if (cpu->shutdown_reason != NULL) {
         return CPU_STOP_TRIPLE_FAULT;
     }
     for (;;) {
@@ -902,7 +905,7 @@ enum cpu_stop_reason cpu_run(struct cpu *cpu, uint64_t max_insns)
             b = block_get(cpu, &st);
             if (b == NULL) {
                 if (st == CPU_STOP) {
-                    return CPU_STOP_TRIPLE_FAULT;
+                    return CPU_STOP_UNSUPPORTED;
                 }
                 if (st == CPU_VMEXIT) {
                     cpu_vmx_exit_complete(cpu);

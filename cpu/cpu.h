@@ -115,6 +115,9 @@ enum cpu_stop_reason {
     CPU_STOP_EXCEPTION,    /* exception exit mode: see cpu_last_exception */
     CPU_STOP_VMEXIT,       /* a VM exit: the reason is in the VMCS */
     CPU_STOP_DEADLINE,     /* the cycle deadline (cpu_set_deadline) passed */
+    CPU_STOP_UNSUPPORTED,  /* the guest did what the model does not
+                            * implement (executing device memory): see
+                            * cpu_stop_detail(); not a guest fault */
 };
 
 /*

@@ -150,6 +150,7 @@ static int main_exit_status(struct sim_machine *m, enum sim_stop stop)
     case SIM_STOP_HALTED:
     case SIM_STOP_EXCEPTION:
     case SIM_STOP_VMM_ERROR:
+    case SIM_STOP_UNSUPPORTED:
         return MAIN_EXIT_GUEST_DEAD;
     }
     return MAIN_EXIT_GUEST_DEAD;

@@ -157,6 +157,9 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
         } else if (why == CPU_STOP_TRIPLE_FAULT) {
             stop = SIM_STOP_TRIPLE_FAULT;
             break;
+        } else if (why == CPU_STOP_UNSUPPORTED) {
+            stop = SIM_STOP_UNSUPPORTED;
+            break;
         } else if (why == CPU_STOP_EXCEPTION) {
             stop = SIM_STOP_EXCEPTION;
             break;
@@ -188,6 +191,7 @@ const char *sim_stop_name(enum sim_stop stop)
         [SIM_STOP_HALTED] = "halted",
         [SIM_STOP_EXCEPTION] = "exception",
         [SIM_STOP_VMM_ERROR] = "vmm-error",
+        [SIM_STOP_UNSUPPORTED] = "unsupported",
     };
 
     if ((size_t)stop >= SIM_ARRAY_SIZE(names) || names[stop] == NULL) {
@@ -235,6 +239,11 @@ char *sim_machine_stop_message(const struct sim_machine *m)
             " and no scheduled event that could wake it",
             (cpu_rflags(m->cpu) & CPU_FLAG_IF) ? "enabled" : "disabled",
             cpu_rip(m->cpu));
+    case SIM_STOP_UNSUPPORTED:
+        detail = m->vmm.stop_message != NULL ? m->vmm.stop_message
+                                             : cpu_stop_detail(m->cpu);
+        return g_strdup_printf("not modelled: %s",
+                               detail != NULL ? detail : "no detail");
     case SIM_STOP_VMM_ERROR:
         return g_strdup_printf("the VMM stopped the guest: %s",
                                m->vmm.stop_message != NULL

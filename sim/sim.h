@@ -203,6 +203,8 @@ enum sim_stop {
     SIM_STOP_HALTED,       /* hlt, and nothing can ever wake it */
     SIM_STOP_EXCEPTION,    /* the CPU returned an exception exit */
     SIM_STOP_VMM_ERROR,    /* hvm: an exit the VMM cannot handle */
+    SIM_STOP_UNSUPPORTED,  /* the guest did what the model does not
+                            * implement (executing device memory) */
 };
 
 /*

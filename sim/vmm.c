@@ -345,6 +345,8 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
     enum cpu_gpr idx = in ? CPU_RDI : CPU_RSI;
     uint64_t count = rep ? cpu_gpr(cpu, CPU_RCX) & amask : 1;
     uint64_t deadline = sim_run_deadline(m);
+    uint64_t element_cost = (uint64_t)m->cfg->profile.costs[CPU_COST_IO] +
+                            m->cfg->profile.costs[CPU_COST_STRING];
 
     /* The qualification's size field is 0, 1 or 3 (fact sheet §8). */
     if (size != 1 && size != 2 && size != 4) {
@@ -397,6 +399,10 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
         }
         if (n + 1 < count) {
             cpu_retire(cpu, 1); /* the last one retires with the skip */
+            /* The exit pays for the first element; the VMM moves each
+             * further one at the CPU's own port and string costs (a
+             * modelling choice: no published per-element figure). */
+            charge(m, SIM_BUCKET_VMM, element_cost);
         }
     }
     skip_instruction(m);
@@ -465,7 +471,7 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
                                         gpa, m->vmm.exit.qualification));
     }
     if (m->vmm.exit.qualification & VMX_EPTQ_FETCH) {
-        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+        return vmm_stop(m, stop, SIM_STOP_UNSUPPORTED,
                         g_strdup_printf("instruction fetch from "
                                         "guest-physical 0x%" PRIx64
                                         ", which is not RAM (executing "
@@ -477,14 +483,11 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
            vmx_cost(m, SIM_VMX_IO) + vmx_cost(m, SIM_VMX_MMIO_EMULATE));
     charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->mmio, gpa));
     why = cpu_vmx_emulate_mmio(m->cpu);
-    if (why == CPU_STOP_TRIPLE_FAULT) {
+    if (why == CPU_STOP_UNSUPPORTED) {
         const char *detail = cpu_stop_detail(m->cpu);
 
-        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
-                        g_strdup_printf("emulating the MMIO access at "
-                                        "guest-physical 0x%" PRIx64
-                                        " stopped the CPU: %s",
-                                        gpa, detail != NULL ? detail : "?"));
+        return vmm_stop(m, stop, SIM_STOP_UNSUPPORTED,
+                        g_strdup(detail != NULL ? detail : "?"));
     }
     if (why == CPU_STOP_VMEXIT) {
         return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
@@ -788,6 +791,9 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                 return true;
             case CPU_STOP_TRIPLE_FAULT:
                 *stop = SIM_STOP_TRIPLE_FAULT;
+                return false;
+            case CPU_STOP_UNSUPPORTED:
+                *stop = SIM_STOP_UNSUPPORTED;
                 return false;
             default:
                 *stop = SIM_STOP_EXCEPTION;
