@@ -166,9 +166,14 @@ struct report_run {
     uint64_t lost_events; /* to write errors (schema 2; 0 before) */
     uint64_t nevents;
     bool exits_from_counters;
+    /* The "irq:" counters: raised, delivered; -1 if absent. */
+    int64_t irq[2];
     GPtrArray *exits;   /* struct report_exit */
     GPtrArray *buckets; /* struct report_bucket, without "exit:" ones */
 };
+
+/* The "irq:NAME" counters a run records, in report_run.irq[] order. */
+static const char *const report_irq_names[] = {"raised", "delivered"};
 
 static void report_exit_free(gpointer p)
 {
@@ -376,6 +381,7 @@ static bool report_read_details(sqlite3 *sql, const char *path,
     sqlite3_bind_int64(st, 1, r->id);
     /* Exits from counters only when no VMEXIT events were recorded. */
     r->exits_from_counters = r->exits->len == 0;
+    r->irq[0] = r->irq[1] = -1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *bucket = (const char *)sqlite3_column_text(st, 1);
         uint64_t cycles = (uint64_t)sqlite3_column_int64(st, 2);
@@ -387,6 +393,12 @@ static bool report_read_details(sqlite3 *sql, const char *path,
         if (g_str_has_prefix(bucket, "exit:")) {
             if (r->exits_from_counters) {
                 report_exit_add(r->exits, bucket + 5, count, cycles);
+            }
+        } else if (g_str_has_prefix(bucket, "irq:")) {
+            for (unsigned k = 0; k < G_N_ELEMENTS(report_irq_names); k++) {
+                if (strcmp(bucket + 4, report_irq_names[k]) == 0) {
+                    r->irq[k] = (int64_t)count;
+                }
             }
         } else {
             struct report_bucket *b = g_new0(struct report_bucket, 1);
@@ -746,7 +758,8 @@ static void report_print_totals(GPtrArray *sel, FILE *out)
     static const char *const rows[] = {
         "instructions", "simulated cycles", "simulated time",
         "host time",    "speed (MIPS)",     "slowdown (host/simulated)",
-        "events",
+        "events",       "interrupts raised", "interrupts delivered",
+        "interrupts merged or pending",
     };
     g_autofree char *align = g_strnfill(1 + sel->len, 'r');
     struct report_table *t;
@@ -788,8 +801,19 @@ static void report_print_totals(GPtrArray *sel, FILE *out)
                                                          (double)r->sim_time_ns)
                            : g_strdup("-");
                 break;
-            default:
+            case 6:
                 cell = g_strdup_printf("%" PRIu64, r->nevents);
+                break;
+            case 7:
+            case 8:
+                cell = r->irq[k - 7] >= 0
+                           ? g_strdup_printf("%" PRId64, r->irq[k - 7])
+                           : g_strdup("-");
+                break;
+            default:
+                cell = r->irq[0] >= 0 && r->irq[1] >= 0
+                           ? g_strdup_printf("%" PRId64, r->irq[0] - r->irq[1])
+                           : g_strdup("-");
                 break;
             }
             g_ptr_array_add(t->cells, cell);

@@ -197,6 +197,7 @@ void cpu_set_tsc_rate(struct cpu *cpu, uint32_t num, uint32_t den)
 void cpu_raise_interrupt(struct cpu *cpu, unsigned vector)
 {
     g_assert(vector >= 16 && vector < 256);
+    cpu->stats.irq_raised++;
     cpu->irq_pending[vector / 64] |= 1ull << (vector % 64);
     cpu->attention = 1;
 }
@@ -795,6 +796,10 @@ static bool attend_interrupt(struct cpu *cpu, enum cpu_stop_reason *reason)
     cpu->stats.exceptions++;
     switch (exception_deliver(cpu, rip, 0)) {
     case DELIVERED:
+        /* Not a fault met while delivering it (cpu_raise clears it). */
+        if (cpu->exc_type == CPU_EXC_TYPE_EXTERNAL) {
+            cpu->stats.irq_delivered++;
+        }
         return true;
     case SHUT_DOWN:
         *reason = CPU_STOP_TRIPLE_FAULT;
@@ -846,6 +851,9 @@ static bool attend(struct cpu *cpu, struct cpu_block **prev,
              * inject the event a second time.
              */
             cpu->vmcs->f[VMCS_ENTRY_INTR_INFO] &= ~(uint64_t)VMX_INTR_VALID;
+            if (cpu->exc_type == CPU_EXC_TYPE_EXTERNAL) {
+                cpu->stats.irq_delivered++;
+            }
             break;
         default:
             cpu_vmx_exit_complete(cpu);

@@ -360,6 +360,14 @@ struct cpu_stats {
     uint64_t tlb_misses;
     uint64_t tlb_flushes;
     uint64_t exceptions;
+    /*
+     * External interrupts raised on the line, and delivered through the
+     * guest's IDT (natively or injected at VM entry).  The difference
+     * merged into interrupts still pending on the same vector: a guest
+     * that cannot keep up with its interrupts (a livelock) shows it.
+     */
+    uint64_t irq_raised;
+    uint64_t irq_delivered;
 };
 void cpu_get_stats(const struct cpu *cpu, struct cpu_stats *out /* out */);
 

@@ -26,10 +26,17 @@ struct timer {
     uint32_t delay_us, period_us, count;
     uint8_t vector;
     uint64_t event; /* scheduled expiry, 0 if none */
+    uint64_t due;   /* the cycle it is scheduled for */
 };
 
-static void timer_arm(struct timer *t, uint32_t us);
+static void timer_schedule(struct timer *t, uint64_t when);
 
+/*
+ * A periodic timer keeps its own beat: the next expiry is one period after
+ * this one was due, however late the machine got to it, so expirations a
+ * busy guest could not take in time are still counted (and their
+ * interrupts merge into the pending one).
+ */
 static void timer_expire(struct sim_machine *m, void *opaque)
 {
     struct timer *t = opaque;
@@ -38,11 +45,11 @@ static void timer_expire(struct sim_machine *m, void *opaque)
     t->count++;
     sim_machine_raise_irq(m, t->vector);
     if (t->period_us != 0) {
-        timer_arm(t, t->period_us);
+        timer_schedule(t, t->due + sim_machine_us_to_cycles(m, t->period_us));
     }
 }
 
-static void timer_arm(struct timer *t, uint32_t us)
+static void timer_schedule(struct timer *t, uint64_t when)
 {
     struct sim_machine *m = t->dev.machine;
 
@@ -50,11 +57,23 @@ static void timer_arm(struct timer *t, uint32_t us)
         sim_machine_unschedule(m, t->event);
         t->event = 0;
     }
-    if (us != 0) {
-        t->event = sim_machine_schedule(
-            m, sim_machine_now(m) + sim_machine_us_to_cycles(m, us),
-            timer_expire, t);
+    t->due = when;
+    t->event = sim_machine_schedule(m, when, timer_expire, t);
+}
+
+/* Arms the timer @us microseconds from now (0 disarms it). */
+static void timer_arm(struct timer *t, uint32_t us)
+{
+    struct sim_machine *m = t->dev.machine;
+
+    if (us == 0) {
+        if (t->event != 0) {
+            sim_machine_unschedule(m, t->event);
+            t->event = 0;
+        }
+        return;
     }
+    timer_schedule(t, sim_machine_now(m) + sim_machine_us_to_cycles(m, us));
 }
 
 static enum mem_tx timer_read(void *opaque, uint64_t offset, unsigned size,

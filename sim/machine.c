@@ -210,6 +210,21 @@ void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
         ok = trace_counter(m->trace, m->trace_run, 0, name,
                            st.exit_cycles[r], st.exits[r], &err);
     }
+    {
+        /* Interrupt counts: a livelock shows as delivered far below
+         * raised. */
+        struct cpu_stats cs;
+
+        cpu_get_stats(m->cpu, &cs);
+        if (ok) {
+            ok = trace_counter(m->trace, m->trace_run, 0, "irq:raised", 0,
+                               cs.irq_raised, &err);
+        }
+        if (ok) {
+            ok = trace_counter(m->trace, m->trace_run, 0, "irq:delivered", 0,
+                               cs.irq_delivered, &err);
+        }
+    }
     totals.instructions = st.instructions;
     totals.cycles = st.cycles;
     totals.sim_time_ns = st.sim_time_ns;

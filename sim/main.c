@@ -90,6 +90,18 @@ static void main_print_stats(struct sim_machine *m, FILE *out)
             (double)st.ram_resident / 1048576.0,
             ((double)st.host_peak_rss - (double)st.ram_resident) / 1048576.0);
     fprintf(out, "exceptions: %" PRIu64 "\n", cs.exceptions);
+    if (cs.irq_raised > 0) {
+        uint64_t missed = cs.irq_raised - cs.irq_delivered;
+
+        /* Raised while one was pending: merged, never delivered apart. */
+        fprintf(out,
+                "interrupts: %" PRIu64 " raised, %" PRIu64 " delivered, %" PRIu64
+                " merged or pending%s\n",
+                cs.irq_raised, cs.irq_delivered, missed,
+                missed * 10 > cs.irq_raised
+                    ? " (the guest does not keep up with its interrupts)"
+                    : "");
+    }
     fprintf(out, "TLB misses: %" PRIu64 ", flushes: %" PRIu64 "\n",
             cs.tlb_misses, cs.tlb_flushes);
     fprintf(out,

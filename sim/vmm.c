@@ -612,20 +612,20 @@ static void set_window_exiting(struct sim_machine *m, bool on)
 }
 
 /*
- * Before each VM entry: host interrupts raised while the VMM ran become
- * virtual interrupts; the highest is injected if the guest can take it
- * (SDM 3C "Event Injection": VM entry fails for an external interrupt
- * under IF = 0 or STI/MOV-SS blocking), else interrupt-window exiting
- * asks for an exit as soon as it can (exit 7).
+ * Before each VM entry: the highest virtual interrupt is injected if the
+ * guest can take it (SDM 3C "Event Injection": VM entry fails for an
+ * external interrupt under IF = 0 or STI/MOV-SS blocking), else
+ * interrupt-window exiting asks for an exit as soon as it can (exit 7).
+ * A host interrupt still pending is not taken here: with
+ * "external-interrupt exiting" the entry exits at once (exit 1) and pays
+ * for it, as a host interrupt that arrives while the guest runs does (the
+ * device events of the scheduler fire between slices).
  */
 static void vmm_prepare_interrupts(struct sim_machine *m)
 {
     struct sim_vmm *vmm = &m->vmm;
     unsigned vector;
 
-    while ((vector = cpu_interrupt_ack(m->cpu)) != 0) {
-        virq_set(vmm, vector);
-    }
     if (!sim_vmm_virq_pending(m) ||
         (vmcs_get(m, VMCS_ENTRY_INTR_INFO) & VMX_INTR_VALID)) {
         return;

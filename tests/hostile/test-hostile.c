@@ -242,17 +242,35 @@ static void check_gp_loop(struct sim_machine *m, const struct hostile_case *c,
     CU_ASSERT(st.instructions > 3 * HOSTILE_SLICE_INSNS);
 }
 
+/*
+ * 3: a 1 us periodic timer for 2 ms raises about 2000 interrupts.
+ * Natively each is delivered (and counted by the guest's handler); under
+ * hvm each costs an external-interrupt exit, an injection and an
+ * interrupt-window exit, more than the period, so the guest falls behind:
+ * a livelock, made visible by the interrupt counters (delivered well below
+ * raised, the rest merged into pending ones) and by the guest's own count.
+ */
 static void check_timer_storm(struct sim_machine *m,
                               const struct hostile_case *c, const char *mode)
 {
     struct sim_stats st;
+    struct cpu_stats cs;
+    uint64_t counted = hostile_result(m, HOSTILE_R_VALUE);
 
     sim_machine_get_stats(m, &st);
-    printf("\n  [timer storm, %s: %" PRIu64 " interrupts in %" PRIu64
+    cpu_get_stats(sim_machine_cpu(m), &cs);
+    printf("\n  [timer storm, %s: %" PRIu64 " raised, %" PRIu64
+           " delivered, %" PRIu64 " counted by the guest in %" PRIu64
            " ns, %" PRIu64 " instructions]",
-           mode, hostile_result(m, HOSTILE_R_VALUE), st.sim_time_ns,
+           mode, cs.irq_raised, cs.irq_delivered, counted, st.sim_time_ns,
            st.instructions);
-    CU_ASSERT(hostile_result(m, HOSTILE_R_VALUE) > 0);
+    CU_ASSERT(cs.irq_raised >= 1990 && cs.irq_raised <= 2001);
+    CU_ASSERT(counted > 0 && counted <= cs.irq_delivered);
+    if (strcmp(mode, "native") == 0) {
+        CU_ASSERT(cs.irq_delivered + 2 >= cs.irq_raised);
+    } else {
+        CU_ASSERT(cs.irq_delivered * 3 < cs.irq_raised * 2);
+    }
 }
 
 /*
