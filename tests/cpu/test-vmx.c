@@ -28,6 +28,7 @@
 #include <glib.h>
 
 #include "cpu/cpu.h"
+#include "cpu/vmx-internal.h"
 #include "mmu/mmu.h"
 
 /* ---- Machine layout ------------------------------------------------------ */
@@ -537,6 +538,12 @@ static void test_io_qualification(void)
         {"addr32 insb", {0x67, 0x6c}, 2, 2, 0x3f8, 0,
          0xffffffff00000000ull | (DATA + 0x30), 0, 0x03f80018, true,
          DATA + 0x30, (1u << 7) | (0u << 15)},
+        /* rep outsd with REX.W: still 32 bits (SDM 2B OUTS), size 4 */
+        {"rep rex.w outsd", {0xf3, 0x48, 0x6f}, 3, 2, 0x3f8, DATA + 0x10,
+         0, 0, 0x03f80033, true, DATA + 0x10, (2u << 7) | (3u << 15)},
+        /* insd with REX.W: 32 bits (SDM 2A INS) */
+        {"rex.w insd", {0x48, 0x6d}, 2, 2, 0x3f8, 0, DATA + 0x20, 0,
+         0x03f8001b, true, DATA + 0x20, (2u << 7) | (0u << 15)},
         /* addr32 rep outsb: 32-bit address size, ESI, DS */
         {"addr32 rep outsb", {0x67, 0xf3, 0x6e}, 3, 2, 0x3f8,
          0xffffffff00000000ull | (DATA + 0x40), 0, 0, 0x03f80030, true,
@@ -1267,6 +1274,76 @@ static void test_exc_delivered(void)
     t.gpr[CPU_RAX] = CODE + 2;
     t.gpr[CPU_RSP] = STACK_TOP - 40;
     CHECK_GPRS(&t, 0);
+    vt_free(&t);
+}
+
+/*
+ * An event injected at VM entry is delivered once: when the run leaves
+ * non-root operation without a VM exit (the budget ends in the handler,
+ * a slice boundary of the VMM), the valid bit of the VM-entry
+ * interruption information is already clear, so the next entry does not
+ * inject it again.
+ */
+static void test_injection_consumed(void)
+{
+    static const uint8_t code[] = {
+        0x90,             /* nop */
+        0x0f, 0x01, 0xc1, /* vmcall */
+    };
+    static const uint8_t handler[] = {
+        0x90, 0x90,       /* nop; nop */
+        0x0f, 0x01, 0xc1, /* vmcall */
+    };
+    const char *why = NULL;
+    struct vt t;
+
+    vt_init(&t, code, sizeof(code), 0, 0);
+    vt_tables(&t, handler, sizeof(handler));
+    vmw(&t, VMCS_ENC_ENTRY_INTR_INFO,
+        CPU_EXC_UD | (VMX_INTR_TYPE_HW_EXCEPTION << VMX_INTR_TYPE_SHIFT) |
+            VMX_INTR_VALID);
+    CHECK_EQ(cpu_vmentry(t.cpu, t.vmcs, &why), CPU_VMENTRY_OK);
+    CHECK_EQ(cpu_run(t.cpu, 1), CPU_STOP_BUDGET);
+    CHECK_EQ(cpu_rip(t.cpu), HANDLER + 1);
+    cpu_vmx_save_guest_state(t.cpu, t.vmcs);
+    CHECK_EQ(vmr(&t, VMCS_ENC_ENTRY_INTR_INFO) & VMX_INTR_VALID, 0);
+    /* Re-entered, the guest goes on in the handler: no second #UD frame. */
+    EXPECT_EXIT(&t, VMX_EXIT_VMCALL, HANDLER + 2);
+    CHECK_EQ(cpu_gpr(t.cpu, CPU_RSP), STACK_TOP - 40); /* one frame */
+    vt_free(&t);
+}
+
+/*
+ * VM entry skips its checks only while the guest changed nothing they
+ * look at: a segment load in the guest (here MOV DS, which also sets the
+ * descriptor's accessed bit in the GDT) makes the next entry check again;
+ * arithmetic does not.
+ */
+static void test_entry_checks_after_segment_load(void)
+{
+    static const uint8_t load_ds[] = {
+        0xb8, 0x10, 0x00, 0x00, 0x00, /* mov $0x10,%eax */
+        0x8e, 0xd8,                   /* mov %eax,%ds */
+        0x0f, 0x01, 0xc1,             /* vmcall */
+    };
+    static const uint8_t arith[] = {
+        0x83, 0xc0, 0x01, /* add $1,%eax */
+        0x0f, 0x01, 0xc1, /* vmcall */
+    };
+    static const uint8_t handler[] = {0xf4};
+    struct vt t;
+
+    vt_init(&t, load_ds, sizeof(load_ds), 0, 0);
+    vt_tables(&t, handler, sizeof(handler));
+    EXPECT_EXIT(&t, VMX_EXIT_VMCALL, CODE + 7);
+    CU_ASSERT_FALSE(t.vmcs->checked);
+    CHECK_EQ(gget32(&t, G_GDT + 0x14) >> 8 & 0xff, 0x93);
+    CHECK_EQ(vmr(&t, VMCS_ENC_GUEST_DS_AR) & 0xff, 0x93);
+    vt_free(&t);
+
+    vt_init(&t, arith, sizeof(arith), 0, 0);
+    EXPECT_EXIT(&t, VMX_EXIT_VMCALL, CODE + 3);
+    CU_ASSERT_TRUE(t.vmcs->checked);
     vt_free(&t);
 }
 
@@ -2264,6 +2341,9 @@ static CU_TestInfo vmx_tests[] = {
     {"exception bitmap: int3 is a software exception", test_exc_int3},
     {"#PF error-code mask and match", test_exc_pf_filter},
     {"exception not in the bitmap: guest IDT", test_exc_delivered},
+    {"an injected event is delivered once", test_injection_consumed},
+    {"a guest segment load makes VM entry check again",
+     test_entry_checks_after_segment_load},
     {"EPT violation: read and write", test_ept_violation_rw},
     {"EPT violation: fetch without X", test_ept_fetch_no_x},
     {"EPT violation: guest paging structure", test_ept_paging_structure},
