@@ -222,11 +222,6 @@ static unsigned irq_take(struct cpu *cpu)
     return 0;
 }
 
-unsigned cpu_interrupt_ack(struct cpu *cpu)
-{
-    return irq_take(cpu);
-}
-
 void cpu_request_stop(struct cpu *cpu)
 {
     cpu->stop_requested = 1;

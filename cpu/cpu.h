@@ -198,9 +198,6 @@ void cpu_set_deadline(struct cpu *cpu, uint64_t cycles);
 void cpu_raise_interrupt(struct cpu *cpu, unsigned vector);
 /* True if an external interrupt is pending. */
 bool cpu_interrupt_pending(const struct cpu *cpu);
-/* Acknowledges the highest pending interrupt (a VMM taking it while the
- * guest is not running).  Returns: its vector, or 0 if none. */
-unsigned cpu_interrupt_ack(struct cpu *cpu);
 
 /*
  * The TSC counts @num/@den of the core cycles (machine.tsc_mhz over the

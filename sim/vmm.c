@@ -304,19 +304,6 @@ static void port_out(struct sim_machine *m, uint16_t port, unsigned size,
     sim_port_write(m, port, size, v);
 }
 
-/*
- * INS/OUTS under the VMM: the data moves between the port and guest
- * memory at the guest-linear address the exit reported, element by
- * element through the guest's paging, with rSI/rDI/rCX updated as the
- * instruction would (SDM 2B INS/OUTS; instruction information per the fact
- * sheet §8).  A translation fault is injected with the registers showing
- * the progress so far, so the guest restarts the instruction.  A long REP
- * stops between iterations, as the CPU's own string loop does, when the
- * slice's budget, the next event's time or the time limit is reached, an interrupt is
- * pending or a stop was asked for: the guest re-enters at the instruction
- * and exits again for the rest.  Each iteration retires as one
- * instruction, as on the interpreter.
- */
 /* A fault of INS/OUTS's memory access, injected with RIP at the
  * instruction (SDM 3C "Event Injection"; CR2 first for #PF). */
 static enum vmexit_action string_fault(struct sim_machine *m, uint64_t la,
@@ -329,6 +316,19 @@ static enum vmexit_action string_fault(struct sim_machine *m, uint64_t la,
     return VMEXIT_RESUME;
 }
 
+/*
+ * INS/OUTS under the VMM: the data moves between the port and guest
+ * memory at the guest-linear address the exit reported, element by
+ * element through the guest's paging, with rSI/rDI/rCX updated as the
+ * instruction would (SDM 2B INS/OUTS; instruction information per the fact
+ * sheet §8).  A translation fault is injected with the registers showing
+ * the progress so far, so the guest restarts the instruction.  A long REP
+ * stops between iterations, as the CPU's own string loop does, when the
+ * slice's budget, the next event's time or the time limit is reached, an
+ * interrupt is pending or a stop was asked for: the guest re-enters at the
+ * instruction and exits again for the rest.  Each iteration retires as one
+ * instruction, as on the interpreter.
+ */
 static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
                                     enum sim_stop *stop)
 {
