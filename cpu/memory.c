@@ -353,6 +353,20 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
     uint8_t *host;
     struct cpu_mmio_tlb_entry *me = mmio_tlb_entry(cpu, user, la);
 
+    /* Device memory first: its accesses always come this way. */
+    if ((write ? me->tag_w : me->tag_r) == (la & ~0xfffull)) {
+        uint64_t gpa = me->gpa_page | (la & 0xfff);
+
+        if (cpu->ept_on && !cpu->mmio_emulation) {
+            return mmio_tlb_exit(cpu, la, gpa, write);
+        }
+        if (write) {
+            cpu->ops->mmio_write(cpu->opaque, gpa, size, *val);
+        } else {
+            *val = cpu->ops->mmio_read(cpu->opaque, gpa, size);
+        }
+        return CPU_OK;
+    }
     /*
      * The current set serves accesses at the current privilege, the
      * implicit supervisor accesses of CPL 0-2 (IDT, GDT, TSS, the
@@ -368,19 +382,6 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
             cpu_host_store(host, size, *val);
         } else {
             *val = cpu_host_load(host, size);
-        }
-        return CPU_OK;
-    }
-    if ((write ? me->tag_w : me->tag_r) == (la & ~0xfffull)) {
-        uint64_t gpa = me->gpa_page | (la & 0xfff);
-
-        if (cpu->ept_on && !cpu->mmio_emulation) {
-            return mmio_tlb_exit(cpu, la, gpa, write);
-        }
-        if (write) {
-            cpu->ops->mmio_write(cpu->opaque, gpa, size, *val);
-        } else {
-            *val = cpu->ops->mmio_read(cpu->opaque, gpa, size);
         }
         return CPU_OK;
     }
