@@ -51,6 +51,7 @@ struct cpu *cpu_new(const struct cpu_env_ops *ops, void *opaque)
     cpu->tlb = cpu->tlb_sets[0];
     cpu_tlb_flush(cpu);
     cpu->lf_op = CPU_LF_EAGER;
+    cpu->lf_size = 8; /* a valid size even when unused: shifts by it */
     cpu->rflags = 2;
     cpu->exc_error = -1;
     cpu->last_error = -1;
