@@ -1,11 +1,41 @@
 # iovsim: one Makefile, one fragment per folder (<folder>/module.mk).
 # Objects go to build/ with -MMD dependencies.  WERROR=1 (CI) turns
-# warnings into errors.
+# warnings into errors.  SANITIZE=1 builds the host code (library, iovsim,
+# the test binary) with AddressSanitizer and UndefinedBehaviorSanitizer
+# into build-san/, so the normal build is left alone; the guest programs
+# are freestanding and stay unsanitized.
 
 CC ?= gcc
-BUILD := build
 WERROR ?= 0
+SANITIZE ?= 0
+FUZZ ?= 0
 OPT ?= -O2
+# The guest programs do not change with SANITIZE or FUZZ, and the tests
+# find them under build/: all builds share build/workloads/.
+ifeq ($(FUZZ),1)
+# `make fuzz` builds itself again with FUZZ=1: the library and the
+# harnesses of tests/fuzz/ with clang's libFuzzer, ASan and UBSan; a UBSan
+# finding stops the harness like a crash, with its input saved.
+CC := clang-14
+BUILD := build-fuzz
+WL_BUILD := build/workloads
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANENV :=
+else ifeq ($(SANITIZE),1)
+BUILD := build-san
+WL_BUILD := build/workloads
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+# LeakSanitizer stays on: the suite and iovsim runs are leak-free, so any
+# report is new.  UBSan findings stop the run with a stack.
+SANENV := ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+BUILD := build
+SANFLAGS :=
+SANENV :=
+endif
 
 WARNFLAGS := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -31,7 +61,8 @@ $(BUILD)/config.mk: mk/deps.sh mk/configure.sh
 include $(BUILD)/config.mk
 endif
 
-CFLAGS := -std=gnu11 $(OPT) -g $(WARNFLAGS) -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS := -std=gnu11 $(OPT) -g $(WARNFLAGS) $(SANFLAGS) -I. $(PKG_CFLAGS) \
+	$(EXTRA_CFLAGS)
 LDLIBS := $(PKG_LIBS)
 
 include cpu/module.mk
@@ -43,6 +74,7 @@ include traces/module.mk
 include analysis/module.mk
 include workloads/module.mk
 include tests/module.mk
+include tests/fuzz/module.mk
 
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS))
@@ -64,7 +96,7 @@ $(TESTBIN): $(LIB_OBJS) $(TEST_OBJS)
 all: $(IOVSIM) guests
 
 check: all $(TESTBIN)
-	$(TESTBIN)
+	$(SANENV) $(TESTBIN)
 
 # make difftest N=5000000: a longer differential test than make check's.
 N ?= 1000000
@@ -91,12 +123,24 @@ demo: all
 	$(IOVSIM) report results/demo.db --compare 1,2,3
 	python3 analysis/plot.py results/demo.db results
 
+# make fuzz FUZZ_SECONDS=N: each harness of tests/fuzz/ for N seconds, one
+# after the other (mk/fuzz.sh); crash inputs go to fuzz-crashes/TARGET/.
+FUZZ_SECONDS ?= 60
+ifeq ($(FUZZ),1)
+fuzz: $(FUZZ_BINS)
+	@sh mk/fuzz.sh $(FUZZ_SECONDS) $(BUILD) $(FUZZ_TARGETS)
+else
+fuzz: all
+	$(MAKE) FUZZ=1 fuzz
+endif
+
 bench: all
 	@sh mk/bench.sh $(IOVSIM)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf build build-san build-fuzz
 
-.PHONY: all check difftest demo bench clean guests
+.PHONY: all check difftest demo bench clean guests fuzz
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/sim/main.d
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/sim/main.d \
+	$(FUZZ_OBJS:.o=.d)

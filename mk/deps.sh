@@ -3,8 +3,9 @@
 # As root it installs the missing ones with apt-get; otherwise it prints the
 # exact apt-get line and fails, so the build never half-works.
 set -e
+# clang and libclang-rt-14-dev: libFuzzer for `make fuzz`.
 PKGS="gcc make pkg-config libzydis-dev libcapstone-dev libglib2.0-dev \
-libsqlite3-dev libcunit1-dev gnuplot-nox python3"
+libsqlite3-dev libcunit1-dev gnuplot-nox python3 clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

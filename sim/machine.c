@@ -547,6 +547,27 @@ uint8_t *sim_machine_ram(struct sim_machine *m, uint64_t *size)
     return m->ram;
 }
 
+uint8_t *sim_machine_memory(struct sim_machine *m, uint64_t *size)
+{
+    *size = m->mem_size;
+    return m->mem;
+}
+
+void sim_machine_guest_regs(const struct sim_machine *m,
+                            struct sim_guest_regs *out)
+{
+    for (unsigned i = 0; i < CPU_NGPR; i++) {
+        out->gpr[i] = cpu_gpr(m->cpu, i);
+    }
+    out->rip = cpu_rip(m->cpu);
+    out->rflags = cpu_rflags(m->cpu);
+    if (m->cfg->mode == SIM_MODE_HVM) {
+        out->gpr[CPU_RSP] = vmx_vmcs_field(m->vmm.vmcs, VMCS_GUEST_RSP);
+        out->rip = vmx_vmcs_field(m->vmm.vmcs, VMCS_GUEST_RIP);
+        out->rflags = vmx_vmcs_field(m->vmm.vmcs, VMCS_GUEST_RFLAGS);
+    }
+}
+
 bool sim_machine_exit_status(const struct sim_machine *m, uint32_t *status)
 {
     if (m->exited) {

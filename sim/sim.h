@@ -286,6 +286,28 @@ struct cpu *sim_machine_cpu(struct sim_machine *m);
 const struct sim_config *sim_machine_config(const struct sim_machine *m);
 /* Returns: the host address of guest-physical 0; *@size its length. */
 uint8_t *sim_machine_ram(struct sim_machine *m, uint64_t *size /* out */);
+/*
+ * Returns: the host address of machine-physical 0 and *@size the length of
+ * machine memory: guest RAM alone natively; under hvm the VMM's pages
+ * (EPT tables, bitmaps) below machine.guest_base, then guest RAM.
+ */
+uint8_t *sim_machine_memory(struct sim_machine *m, uint64_t *size /* out */);
+
+/* The guest's registers as the guest sees them. */
+struct sim_guest_regs {
+    uint64_t gpr[CPU_NGPR];
+    uint64_t rip;
+    uint64_t rflags;
+};
+/*
+ * Fills @out.  Under hvm RSP, RIP and RFLAGS come from the VMCS
+ * guest-state area, where the VMM keeps them between entries (it advances
+ * RIP there past an emulated instruction); the other registers from the
+ * cpu.
+ */
+void sim_machine_guest_regs(const struct sim_machine *m,
+                            struct sim_guest_regs *out /* out */);
+
 /* Returns: true and *@status if the guest wrote the exit port. */
 bool sim_machine_exit_status(const struct sim_machine *m,
                              uint32_t *status /* out */);

@@ -9,7 +9,7 @@
 # The guest ABI and the flags' reasons are in workloads/README.md.
 
 WL_DIR := workloads
-WL_BUILD := $(BUILD)/workloads
+WL_BUILD ?= $(BUILD)/workloads
 WL_OPT_LEVELS := O0 O1 O2 O3
 
 GUEST_CC ?= $(CC)

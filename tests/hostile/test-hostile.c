@@ -139,7 +139,7 @@ static void hostile_check_limits(struct sim_machine *m, const char *what)
 /* Runs @c in both modes and checks everything hostile.def says. */
 static void hostile_run_case(const struct hostile_case *c)
 {
-    g_autofree char *console[2] = {NULL, NULL};
+    char *console[2] = {NULL, NULL};
     uint64_t value[2] = {0, 0};
 
     for (int i = 0; i < 2; i++) {
@@ -194,6 +194,8 @@ static void hostile_run_case(const struct hostile_case *c)
         }
         CU_ASSERT_EQUAL(value[0], value[1]);
     }
+    g_free(console[0]);
+    g_free(console[1]);
 }
 
 /*

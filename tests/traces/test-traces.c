@@ -966,7 +966,7 @@ static void test_create_race(void)
                         TRACES_RACE_PROCS);
         CU_ASSERT_EQUAL(traces_query_int(path, "PRAGMA user_version"),
                         TRACE_SCHEMA_VERSION);
-        traces_path(name); /* removes it */
+        g_free(traces_path(name)); /* removes it */
     }
     CU_ASSERT_EQUAL(failed, 0);
     if (failed != 0) {
