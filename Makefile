@@ -82,7 +82,24 @@ TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRCS))
 IOVSIM := $(BUILD)/iovsim
 TESTBIN := $(BUILD)/tests/iovsim-tests
 
-$(BUILD)/%.o: %.c $(BUILD)/config.mk
+# Objects are rebuilt when the flags change (WERROR=1, OPT=-O0, ...): the
+# flags are kept in a file that is rewritten only when they differ.
+FLAGS_STAMP := $(BUILD)/cflags.stamp
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDLIBS)
+ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
+$(shell mkdir -p $(BUILD) && echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+endif
+# The source revision each traced run records (runs.git_version): a file
+# that changes with it, so that machine.o is rebuilt after each commit.
+GIT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION_STAMP := $(BUILD)/git-version.stamp
+ifneq ($(GIT_VERSION),$(shell cat $(VERSION_STAMP) 2>/dev/null))
+$(shell mkdir -p $(BUILD) && echo '$(GIT_VERSION)' > $(VERSION_STAMP))
+endif
+$(BUILD)/sim/machine.o: $(VERSION_STAMP)
+$(BUILD)/sim/machine.o: CFLAGS += -DSIM_GIT_VERSION='"$(GIT_VERSION)"'
+
+$(BUILD)/%.o: %.c $(BUILD)/config.mk $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 

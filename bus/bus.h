@@ -7,8 +7,14 @@
  * fails with a GError.  An access is routed to the region that contains
  * its first address, and the device sees only the offset inside its
  * region.  An access that hits no region reads all-ones, drops writes and
- * is counted as unclaimed; it never aborts (the trace event joins it when
- * traces/ exists).
+ * is counted as unclaimed; it never aborts.
+ *
+ * A region is an object of its own: its address stays the same from
+ * bus_region_add to its removal whatever else is added, moved or
+ * removed, and it carries what the machine needs to know of an access
+ * (the owner device, its trace id, its cost), so one lookup serves the
+ * access, its cost and its trace event.  A region removed or moved while
+ * one of its callbacks runs stays valid until the callback returns.
  */
 #ifndef SIM_BUS_BUS_H
 #define SIM_BUS_BUS_H
@@ -52,6 +58,17 @@ struct io_region_ops {
     struct io_access_sizes impl;
 };
 
+/*
+ * What the machine keeps on a region for the accesses that hit it; set by
+ * its owner at registration (devices/: dev_region_add), read by the exit
+ * path after its one lookup.
+ */
+struct bus_region_attrs {
+    void *owner;          /* the struct dev behind it, or NULL */
+    uint32_t trace_id;    /* the owner's device id in the trace; 0: none */
+    uint32_t trap_cycles; /* device-model cycles of a trapped access */
+};
+
 /* One registered window.  Read-only for everyone but bus/. */
 struct bus_region {
     uint64_t base;
@@ -59,6 +76,10 @@ struct bus_region {
     const struct io_region_ops *ops;
     void *opaque;
     char *name; /* for messages, e.g. "debugcon" */
+    struct bus_region_attrs attrs;
+    /* bus/ only: callbacks in progress, and whether it left its space. */
+    unsigned busy;
+    bool detached;
 };
 
 /* Access counters of one space. */
@@ -92,13 +113,17 @@ const char *bus_space_name(const struct bus_space *space);
 
 /*
  * Registers [@base, @base + @size) for @ops/@opaque (both borrowed: they
- * must outlive the region).  @name is copied.
- * Returns: true, or false with @error set (BUS_ERROR_OVERLAP naming the
- * region in the way, or BUS_ERROR_RANGE).
+ * must outlive the region) with @attrs (NULL: all zero).  @name is copied.
+ * Returns: the region, owned by the space and valid until it is removed,
+ * or NULL with @error set (BUS_ERROR_OVERLAP naming the region in the
+ * way, or BUS_ERROR_RANGE).
  */
-bool bus_region_add(struct bus_space *space, const char *name, uint64_t base,
-                    uint64_t size, const struct io_region_ops *ops,
-                    void *opaque, GError **error);
+struct bus_region *bus_region_add(struct bus_space *space, const char *name,
+                                  uint64_t base, uint64_t size,
+                                  const struct io_region_ops *ops,
+                                  void *opaque,
+                                  const struct bus_region_attrs *attrs,
+                                  GError **error);
 
 /*
  * Removes the region that starts at @base.
@@ -107,13 +132,28 @@ bool bus_region_add(struct bus_space *space, const char *name, uint64_t base,
 bool bus_region_del(struct bus_space *space, uint64_t base, GError **error);
 
 /*
- * Finds the region containing @addr.
- * Returns: the region (owned by the space; valid until the next
- * bus_region_add or bus_region_del) with @offset set to @addr - base, or
- * NULL.
+ * Removes @region (from bus_region_add on @space) and frees it once no
+ * callback of it runs; removing it again from such a callback does
+ * nothing.  The rest of a split access that removed its region hits
+ * nothing.
  */
-const struct bus_region *bus_lookup(const struct bus_space *space,
-                                    uint64_t addr, uint64_t *offset /* out */);
+void bus_region_remove(struct bus_space *space, struct bus_region *region);
+
+/*
+ * Moves @region to @new_base (a BAR the guest reprograms): the same
+ * object, its attributes kept.
+ * Returns: true, or false with @error set and the region where it was.
+ */
+bool bus_region_move(struct bus_space *space, struct bus_region *region,
+                     uint64_t new_base, GError **error);
+
+/*
+ * Finds the region containing @addr.
+ * Returns: the region (owned by the space, valid until removed) with
+ * @offset set to @addr - base, or NULL.
+ */
+struct bus_region *bus_lookup(const struct bus_space *space, uint64_t addr,
+                              uint64_t *offset /* out */);
 
 /* Number of regions, and the @i-th in address order (for listings). */
 size_t bus_region_count(const struct bus_space *space);
@@ -131,6 +171,15 @@ enum mem_tx bus_read(struct bus_space *space, uint64_t addr, unsigned size,
                      uint64_t *val /* out */);
 enum mem_tx bus_write(struct bus_space *space, uint64_t addr, unsigned size,
                       uint64_t val);
+
+/*
+ * The same access to the region a bus_lookup of @space found (@region may
+ * be NULL: unclaimed), at @offset inside it, without a second lookup.
+ * Writes take *@val.
+ */
+enum mem_tx bus_region_access(struct bus_space *space,
+                              struct bus_region *region, uint64_t offset,
+                              unsigned size, uint64_t *val, bool is_write);
 
 void bus_get_stats(const struct bus_space *space,
                    struct bus_stats *out /* out */);

@@ -17,8 +17,8 @@
 
 struct bus_space {
     char *name;
-    uint64_t last;              /* highest valid address */
-    struct bus_region *regions; /* sorted by base */
+    uint64_t last;               /* highest valid address */
+    struct bus_region **regions; /* sorted by base; each its own object */
     size_t count;
     size_t capacity;
     struct bus_stats stats;
@@ -44,7 +44,8 @@ void bus_space_free(struct bus_space *space)
         return;
     }
     for (size_t i = 0; i < space->count; i++) {
-        g_free(space->regions[i].name);
+        g_free(space->regions[i]->name);
+        g_free(space->regions[i]);
     }
     g_free(space->regions);
     g_free(space->name);
@@ -64,7 +65,7 @@ static size_t space_search(const struct bus_space *space, uint64_t addr)
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct bus_region *r = &space->regions[mid];
+        const struct bus_region *r = space->regions[mid];
 
         if (r->base + (r->size - 1) < addr) {
             lo = mid + 1;
@@ -75,86 +76,146 @@ static size_t space_search(const struct bus_space *space, uint64_t addr)
     return lo;
 }
 
-bool bus_region_add(struct bus_space *space, const char *name, uint64_t base,
-                    uint64_t size, const struct io_region_ops *ops,
-                    void *opaque, GError **error)
+/* Inserts @r at its base, or fails naming what is in the way. */
+static bool space_insert(struct bus_space *space, struct bus_region *r,
+                         GError **error)
 {
     uint64_t last;
     size_t i;
 
-    g_assert(ops != NULL && ops->read != NULL && ops->write != NULL);
-    if (size == 0 || base > space->last || size - 1 > space->last - base) {
+    if (r->size == 0 || r->base > space->last ||
+        r->size - 1 > space->last - r->base) {
         g_set_error(error, BUS_ERROR, BUS_ERROR_RANGE,
                     "%s: region %s [0x%" PRIx64 ", +0x%" PRIx64
                     ") is empty or outside the space (last address 0x%" PRIx64
                     ")",
-                    space->name, name, base, size, space->last);
+                    space->name, r->name, r->base, r->size, space->last);
         return false;
     }
-    last = base + (size - 1);
-    i = space_search(space, base);
-    if (i < space->count && space->regions[i].base <= last) {
-        const struct bus_region *r = &space->regions[i];
+    last = r->base + (r->size - 1);
+    i = space_search(space, r->base);
+    if (i < space->count && space->regions[i]->base <= last) {
+        const struct bus_region *o = space->regions[i];
 
         g_set_error(error, BUS_ERROR, BUS_ERROR_OVERLAP,
                     "%s: region %s [0x%" PRIx64 "-0x%" PRIx64
                     "] overlaps %s [0x%" PRIx64 "-0x%" PRIx64 "]",
-                    space->name, name, base, last, r->name, r->base,
-                    r->base + (r->size - 1));
+                    space->name, r->name, r->base, last, o->name, o->base,
+                    o->base + (o->size - 1));
         return false;
     }
     if (space->count == space->capacity) {
         space->capacity = space->capacity == 0 ? 8 : space->capacity * 2;
         space->regions =
-            g_renew(struct bus_region, space->regions, space->capacity);
+            g_renew(struct bus_region *, space->regions, space->capacity);
     }
     memmove(&space->regions[i + 1], &space->regions[i],
             (space->count - i) * sizeof(space->regions[0]));
-    space->regions[i] = (struct bus_region){
-        .base = base,
-        .size = size,
-        .ops = ops,
-        .opaque = opaque,
-        .name = g_strdup(name),
-    };
+    space->regions[i] = r;
     space->count++;
     return true;
+}
+
+/* Takes @r out of the sorted array; the object itself stays. */
+static void space_unlink(struct bus_space *space, struct bus_region *r)
+{
+    size_t i = space_search(space, r->base);
+
+    g_assert(i < space->count && space->regions[i] == r);
+    memmove(&space->regions[i], &space->regions[i + 1],
+            (space->count - i - 1) * sizeof(space->regions[0]));
+    space->count--;
+    space->hint = 0;
+}
+
+static void region_free(struct bus_region *r)
+{
+    g_free(r->name);
+    g_free(r);
+}
+
+struct bus_region *bus_region_add(struct bus_space *space, const char *name,
+                                  uint64_t base, uint64_t size,
+                                  const struct io_region_ops *ops, void *opaque,
+                                  const struct bus_region_attrs *attrs,
+                                  GError **error)
+{
+    struct bus_region *r = g_new0(struct bus_region, 1);
+
+    g_assert(ops != NULL && ops->read != NULL && ops->write != NULL);
+    r->base = base;
+    r->size = size;
+    r->ops = ops;
+    r->opaque = opaque;
+    r->name = g_strdup(name);
+    if (attrs != NULL) {
+        r->attrs = *attrs;
+    }
+    if (!space_insert(space, r, error)) {
+        region_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void bus_region_remove(struct bus_space *space, struct bus_region *region)
+{
+    if (region->detached) {
+        return; /* removed earlier in the same callback */
+    }
+    space_unlink(space, region);
+    region->detached = true;
+    if (region->busy == 0) {
+        region_free(region);
+    }
 }
 
 bool bus_region_del(struct bus_space *space, uint64_t base, GError **error)
 {
     size_t i = space_search(space, base);
 
-    if (i >= space->count || space->regions[i].base != base) {
+    if (i >= space->count || space->regions[i]->base != base) {
         g_set_error(error, BUS_ERROR, BUS_ERROR_NOENT,
                     "%s: no region starts at 0x%" PRIx64, space->name, base);
         return false;
     }
-    g_free(space->regions[i].name);
-    memmove(&space->regions[i], &space->regions[i + 1],
-            (space->count - i - 1) * sizeof(space->regions[0]));
-    space->count--;
+    bus_region_remove(space, space->regions[i]);
     return true;
 }
 
-const struct bus_region *bus_lookup(const struct bus_space *space,
-                                    uint64_t addr, uint64_t *offset)
+bool bus_region_move(struct bus_space *space, struct bus_region *region,
+                     uint64_t new_base, GError **error)
+{
+    uint64_t old_base = region->base;
+
+    g_assert(!region->detached);
+    space_unlink(space, region);
+    region->base = new_base;
+    if (!space_insert(space, region, error)) {
+        GError *ignored = NULL;
+
+        region->base = old_base;
+        g_assert(space_insert(space, region, &ignored));
+        return false;
+    }
+    return true;
+}
+
+struct bus_region *bus_lookup(const struct bus_space *space, uint64_t addr,
+                              uint64_t *offset)
 {
     size_t i = space->hint;
 
-    if (i < space->count && addr - space->regions[i].base <
-                                space->regions[i].size) {
-        *offset = addr - space->regions[i].base;
-        return &space->regions[i];
+    if (i < space->count &&
+        addr - space->regions[i]->base < space->regions[i]->size) {
+        *offset = addr - space->regions[i]->base;
+        return space->regions[i];
     }
     i = space_search(space, addr);
-    if (i < space->count && space->regions[i].base <= addr) {
+    if (i < space->count && space->regions[i]->base <= addr) {
         ((struct bus_space *)space)->hint = i;
-    }
-
-    if (i < space->count && space->regions[i].base <= addr) {
-        *offset = addr - space->regions[i].base;
-        return &space->regions[i];
+        *offset = addr - space->regions[i]->base;
+        return space->regions[i];
     }
     *offset = 0;
     return NULL;
@@ -168,7 +229,7 @@ size_t bus_region_count(const struct bus_space *space)
 const struct bus_region *bus_region_at(const struct bus_space *space, size_t i)
 {
     g_assert(i < space->count);
-    return &space->regions[i];
+    return space->regions[i];
 }
 
 void bus_get_stats(const struct bus_space *space, struct bus_stats *out)
@@ -233,6 +294,14 @@ static enum mem_tx region_access(const struct bus_region *r, uint64_t offset,
         if (tx != MEM_TX_OK) {
             return tx;
         }
+        if (r->detached) {
+            /* Removed by the piece just done: the rest hits nothing
+             * (dropped, or all-ones). */
+            result |= done + piece < size
+                          ? size_mask(size) & ~size_mask(done + piece)
+                          : 0;
+            break;
+        }
     }
     if (!is_write) {
         *val = result;
@@ -240,11 +309,10 @@ static enum mem_tx region_access(const struct bus_region *r, uint64_t offset,
     return MEM_TX_OK;
 }
 
-static enum mem_tx space_access(struct bus_space *space, uint64_t addr,
-                                unsigned size, uint64_t *val, bool is_write)
+enum mem_tx bus_region_access(struct bus_space *space, struct bus_region *r,
+                              uint64_t offset, unsigned size, uint64_t *val,
+                              bool is_write)
 {
-    const struct bus_region *r;
-    uint64_t offset;
     enum mem_tx tx;
 
     if (is_write) {
@@ -260,7 +328,6 @@ static enum mem_tx space_access(struct bus_space *space, uint64_t addr,
         }
         return MEM_TX_ERROR;
     }
-    r = bus_lookup(space, addr, &offset);
     if (r == NULL) {
         if (is_write) {
             space->stats.unclaimed_writes++;
@@ -273,7 +340,12 @@ static enum mem_tx space_access(struct bus_space *space, uint64_t addr,
     if (size < sizes_min(r->ops->valid) || size > sizes_max(r->ops->valid)) {
         tx = MEM_TX_ERROR;
     } else {
+        /* The callback may remove or move its own region (a BAR write). */
+        r->busy++;
         tx = region_access(r, offset, size, val, is_write);
+        if (--r->busy == 0 && r->detached) {
+            region_free(r);
+        }
     }
     if (tx != MEM_TX_OK) {
         space->stats.errors++;
@@ -287,11 +359,17 @@ static enum mem_tx space_access(struct bus_space *space, uint64_t addr,
 enum mem_tx bus_read(struct bus_space *space, uint64_t addr, unsigned size,
                      uint64_t *val)
 {
-    return space_access(space, addr, size, val, false);
+    uint64_t offset;
+    struct bus_region *r = bus_lookup(space, addr, &offset);
+
+    return bus_region_access(space, r, offset, size, val, false);
 }
 
 enum mem_tx bus_write(struct bus_space *space, uint64_t addr, unsigned size,
                       uint64_t val)
 {
-    return space_access(space, addr, size, &val, true);
+    uint64_t offset;
+    struct bus_region *r = bus_lookup(space, addr, &offset);
+
+    return bus_region_access(space, r, offset, size, &val, true);
 }

@@ -702,4 +702,33 @@ enum cpu_status cpu_deliver_event(struct cpu *cpu, unsigned vector,
 /* Handler sets, exported by the exec files for decode.c. */
 #include "cpu/handlers.h"
 
+/*
+ * cpu/memory.c: a device access the environment did not complete as the
+ * CPU models it (@st is neither CPU_OK nor, for ports, CPU_STOP): the run
+ * stops as unsupported, naming @what ("MMIO read", "port write") at @addr.
+ * Returns: CPU_STOP with cpu->fatal set.
+ */
+enum cpu_status cpu_env_unsupported(struct cpu *cpu, const char *what,
+                                    uint64_t addr, enum cpu_status st);
+/* Port I/O through the environment: CPU_OK, CPU_STOP, or the above. */
+static inline enum cpu_status cpu_port_in(struct cpu *cpu, uint16_t port,
+                                          unsigned size, uint32_t *val)
+{
+    enum cpu_status st = cpu->ops->io_in(cpu->opaque, port, size, val);
+
+    return SIM_LIKELY(st == CPU_OK || st == CPU_STOP)
+               ? st
+               : cpu_env_unsupported(cpu, "port read", port, st);
+}
+
+static inline enum cpu_status cpu_port_out(struct cpu *cpu, uint16_t port,
+                                           unsigned size, uint32_t val)
+{
+    enum cpu_status st = cpu->ops->io_out(cpu->opaque, port, size, val);
+
+    return SIM_LIKELY(st == CPU_OK || st == CPU_STOP)
+               ? st
+               : cpu_env_unsupported(cpu, "port write", port, st);
+}
+
 #endif /* SIM_CPU_CPU_INTERNAL_H */

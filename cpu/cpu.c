@@ -741,6 +741,13 @@ static bool handle_status(struct cpu *cpu, struct cpu_block *b, unsigned i,
         *reason = CPU_STOP_VMEXIT;
         return false;
     case CPU_STOP:
+        if (cpu->fatal) {
+            /* Not modelled (cpu_env_unsupported): stopped at it. */
+            cpu->rip = here;
+            cpu->icount += i;
+            *reason = CPU_STOP_UNSUPPORTED;
+            return false;
+        }
         /* The instruction completed (an exit-port write, HLT). */
         cpu->icount += i + 1;
         cpu->rip = here + in->len;

@@ -131,16 +131,24 @@ struct cpu_env_ops {
      * nothing).  The pointer must stay valid for the life of the cpu.
      */
     uint8_t *(*ram_page)(void *opaque, uint64_t pa);
-    /* An access to a guest-physical address that is not RAM. */
-    uint64_t (*mmio_read)(void *opaque, uint64_t pa, unsigned size);
-    void (*mmio_write)(void *opaque, uint64_t pa, unsigned size, uint64_t v);
     /*
-     * Port I/O.  @size is 1, 2 or 4.  io_out may return CPU_STOP to end the
-     * run after the instruction completes (the guest's exit port).
+     * Device accesses: a guest-physical address that is not RAM, and port
+     * I/O (@size 1, 2 or 4).  Each returns what became of the access:
+     * CPU_OK, done (a device that refuses an access reads all-ones and
+     * drops the write, as the bus does); CPU_STOP, done, and the run ends
+     * once the instruction completes (the guest's exit port).  CPU_STOP
+     * from an MMIO access, and any other status (an access completed
+     * later, as a user-space device model will), are not modelled yet:
+     * the run stops as unsupported, naming the access.
      */
-    uint32_t (*io_in)(void *opaque, uint16_t port, unsigned size);
+    enum cpu_status (*mmio_read)(void *opaque, uint64_t pa, unsigned size,
+                                 uint64_t *val /* out */);
+    enum cpu_status (*mmio_write)(void *opaque, uint64_t pa, unsigned size,
+                                  uint64_t val);
+    enum cpu_status (*io_in)(void *opaque, uint16_t port, unsigned size,
+                             uint32_t *val /* out */);
     enum cpu_status (*io_out)(void *opaque, uint16_t port, unsigned size,
-                              uint32_t value);
+                              uint32_t val);
 };
 
 /*

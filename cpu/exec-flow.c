@@ -467,6 +467,7 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
         uint64_t di = addr_reg(cpu, in, CPU_RDI);
         uint64_t a, b;
         uint16_t port = (uint16_t)cpu->gpr[CPU_RDX];
+        uint32_t port_value = 0;
 
         if (rep != CPU_REP_NONE) {
             if (addr_reg(cpu, in, CPU_RCX) == 0) {
@@ -534,7 +535,11 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
             if (st != CPU_OK) {
                 goto out;
             }
-            a = cpu->ops->io_in(cpu->opaque, port, size);
+            st = cpu_port_in(cpu, port, size, &port_value);
+            a = port_value;
+            if (st != CPU_OK && cpu->fatal) {
+                goto out;
+            }
             cpu->cycles += cpu->costs[CPU_COST_IO];
             cpu_mem_write(cpu, di, size, a);
             addr_reg_set(cpu, in, CPU_RDI, di + step);
@@ -545,7 +550,10 @@ enum cpu_status cpu_op_string(struct cpu *cpu, const struct cpu_insn *in)
                 goto out;
             }
             cpu->cycles += cpu->costs[CPU_COST_IO];
-            st = cpu->ops->io_out(cpu->opaque, port, size, (uint32_t)a);
+            st = cpu_port_out(cpu, port, size, (uint32_t)a);
+            if (st != CPU_OK && cpu->fatal) {
+                goto out;
+            }
             addr_reg_set(cpu, in, CPU_RSI, si + step);
             break;
         }

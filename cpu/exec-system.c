@@ -906,6 +906,7 @@ enum cpu_status cpu_op_in(struct cpu *cpu, const struct cpu_insn *in)
     uint16_t port = (in->opk & CPU_OPK_I1) ? (uint16_t)in->imm
                                            : (uint16_t)cpu->gpr[CPU_RDX];
     enum cpu_status st = cpu_io_check(cpu, port, in->opsize);
+    uint32_t v = 0;
 
     if (st == CPU_OK && cpu->nonroot) {
         st = cpu_vmx_io(cpu, in, port, in->opsize, true, false);
@@ -913,9 +914,11 @@ enum cpu_status cpu_op_in(struct cpu *cpu, const struct cpu_insn *in)
     if (st != CPU_OK) {
         return st;
     }
-    cpu_reg_write(cpu, CPU_RAX * 8, in->opsize,
-                  cpu->ops->io_in(cpu->opaque, port, in->opsize));
-    return CPU_OK;
+    st = cpu_port_in(cpu, port, in->opsize, &v);
+    if (!cpu->fatal) {
+        cpu_reg_write(cpu, CPU_RAX * 8, in->opsize, v);
+    }
+    return st;
 }
 
 enum cpu_status cpu_op_out(struct cpu *cpu, const struct cpu_insn *in)
@@ -930,9 +933,8 @@ enum cpu_status cpu_op_out(struct cpu *cpu, const struct cpu_insn *in)
     if (st != CPU_OK) {
         return st;
     }
-    return cpu->ops->io_out(cpu->opaque, port, in->opsize,
-                            (uint32_t)cpu_reg_read(cpu, CPU_RAX * 8,
-                                                   in->opsize));
+    return cpu_port_out(cpu, port, in->opsize,
+                        (uint32_t)cpu_reg_read(cpu, CPU_RAX * 8, in->opsize));
 }
 
 /* ---- CPUID, TSC, MSRs ---------------------------------------------------- */

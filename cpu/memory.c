@@ -343,6 +343,33 @@ static uint8_t *tlb_fill(struct cpu *cpu, uint64_t la, const struct xlate *x)
     return host + (la & 0xfff);
 }
 
+enum cpu_status cpu_env_unsupported(struct cpu *cpu, const char *what,
+                                    uint64_t addr, enum cpu_status st)
+{
+    cpu->fatal = true;
+    snprintf(cpu->shutdown_buf, sizeof(cpu->shutdown_buf),
+             "%s at 0x%llx answered with status %d (a device access that "
+             "stops or completes later is not modelled here yet)",
+             what, (unsigned long long)addr, (int)st);
+    cpu->shutdown_reason = cpu->shutdown_buf;
+    return CPU_STOP;
+}
+
+/* A device access: only CPU_OK is modelled inside an MMIO access. */
+static enum cpu_status mmio_access(struct cpu *cpu, uint64_t pa,
+                                   unsigned size, uint64_t *val, bool write)
+{
+    enum cpu_status st =
+        write ? cpu->ops->mmio_write(cpu->opaque, pa, size, *val)
+              : cpu->ops->mmio_read(cpu->opaque, pa, size, val);
+
+    if (SIM_LIKELY(st == CPU_OK)) {
+        return CPU_OK;
+    }
+    return cpu_env_unsupported(cpu, write ? "MMIO write" : "MMIO read", pa,
+                               st);
+}
+
 /* One access that stays inside a page, through a walk. */
 static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
                                    unsigned size, uint64_t *val, bool write,
@@ -360,12 +387,7 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
         if (cpu->ept_on && !cpu->mmio_emulation) {
             return mmio_tlb_exit(cpu, la, gpa, write);
         }
-        if (write) {
-            cpu->ops->mmio_write(cpu->opaque, gpa, size, *val);
-        } else {
-            *val = cpu->ops->mmio_read(cpu->opaque, gpa, size);
-        }
-        return CPU_OK;
+        return mmio_access(cpu, gpa, size, val, write);
     }
     /*
      * The current set serves accesses at the current privilege, the
@@ -409,12 +431,7 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
             mmio_tlb_fill(cpu, user, la, pa, x.writable);
         }
 
-        if (write) {
-            cpu->ops->mmio_write(cpu->opaque, pa, size, *val);
-        } else {
-            *val = cpu->ops->mmio_read(cpu->opaque, pa, size);
-        }
-        return CPU_OK;
+        return mmio_access(cpu, pa, size, val, write);
     }
     if (write) {
         cpu_host_store(host, size, *val);

@@ -48,15 +48,8 @@ static bool debugcon_realize(struct dev *dev, const struct dev_config *cfg,
     struct debugcon *con = container_of(dev, struct debugcon, dev);
 
     con->base = cfg->io_base != 0 ? cfg->io_base : DEV_DEBUGCON_PORT;
-    return bus_region_add(sim_machine_io(dev->machine), dev->id, con->base, 1,
-                          &debugcon_ops, con, error);
-}
-
-static void debugcon_destroy(struct dev *dev)
-{
-    struct debugcon *con = container_of(dev, struct debugcon, dev);
-
-    bus_region_del(sim_machine_io(dev->machine), con->base, NULL);
+    return dev_region_add(dev, sim_machine_io(dev->machine), con->base, 1,
+                          &debugcon_ops, con, error) != NULL;
 }
 
 const struct dev_class dev_debugcon_class = {
@@ -64,5 +57,4 @@ const struct dev_class dev_debugcon_class = {
     .description = "debug console: 8-bit writes to port 0xE9 are output",
     .instance_size = sizeof(struct debugcon),
     .realize = debugcon_realize,
-    .destroy = debugcon_destroy,
 };

@@ -16,6 +16,8 @@
 
 #include <glib.h>
 
+#include "bus/bus.h"
+
 struct sim_machine;
 
 /* Guest ABI ports of the two built-in devices (README, "Guest ABI"). */
@@ -35,12 +37,21 @@ enum dev_reset_kind {
 struct dev_config {
     const char *id;   /* instance name; NULL: the class name */
     uint64_t io_base; /* first port; 0: the class's default */
+    /* Given by the machine: the device's id in the trace (0: none), and
+     * what a trapped access to it costs the device model beyond the VMM
+     * (its placement: in the VMM or in a user-space process). */
+    uint32_t trace_id;
+    uint32_t trap_cycles;
 };
 
 struct dev {
     const struct dev_class *cls;
     struct sim_machine *machine; /* borrowed: the machine owns the dev */
     char *id;
+    uint32_t trace_id;
+    uint32_t trap_cycles;
+    /* What dev_region_add registered, for dev_free: space, region, ... */
+    GPtrArray *regions;
 };
 
 struct dev_class {
@@ -56,7 +67,8 @@ struct dev_class {
     bool (*realize)(struct dev *dev, const struct dev_config *cfg,
                     GError **error);
     void (*reset)(struct dev *dev, enum dev_reset_kind kind);
-    /* Releases what realize took (windows, buffers); not the struct. */
+    /* Releases what realize took (buffers, events); not the struct, not
+     * its regions (dev_free removes those first). */
     void (*destroy)(struct dev *dev);
 };
 
@@ -83,6 +95,17 @@ const struct dev_class *dev_class_find(const char *name);
 struct dev *dev_new(const char *class_name, struct sim_machine *machine,
                     const struct dev_config *cfg, GError **error);
 void dev_reset(struct dev *dev, enum dev_reset_kind kind);
+
+/*
+ * Registers a window of @dev on @space, named after the device and
+ * carrying its attributes (owner, trace id, trap cost); dev_free removes
+ * it.  @opaque is handed to @ops.
+ * Returns: the region, or NULL with @error set (bus_region_add).
+ */
+struct bus_region *dev_region_add(struct dev *dev, struct bus_space *space,
+                                  uint64_t base, uint64_t size,
+                                  const struct io_region_ops *ops,
+                                  void *opaque, GError **error);
 /* Destroys and frees @dev (NULL is allowed). */
 void dev_free(struct dev *dev);
 

@@ -53,15 +53,8 @@ static bool exitport_realize(struct dev *dev, const struct dev_config *cfg,
     struct exitport *ep = container_of(dev, struct exitport, dev);
 
     ep->base = cfg->io_base != 0 ? cfg->io_base : DEV_EXITPORT_PORT;
-    return bus_region_add(sim_machine_io(dev->machine), dev->id, ep->base, 4,
-                          &exitport_ops, ep, error);
-}
-
-static void exitport_destroy(struct dev *dev)
-{
-    struct exitport *ep = container_of(dev, struct exitport, dev);
-
-    bus_region_del(sim_machine_io(dev->machine), ep->base, NULL);
+    return dev_region_add(dev, sim_machine_io(dev->machine), ep->base, 4,
+                          &exitport_ops, ep, error) != NULL;
 }
 
 const struct dev_class dev_exitport_class = {
@@ -69,5 +62,4 @@ const struct dev_class dev_exitport_class = {
     .description = "exit port: a 32-bit write to port 0xF4 ends the run",
     .instance_size = sizeof(struct exitport),
     .realize = exitport_realize,
-    .destroy = exitport_destroy,
 };

@@ -18,8 +18,8 @@ struct postcode {
     uint32_t value;
 };
 
-static enum mem_tx postcode_read(void *opaque, uint64_t offset,
-                                 unsigned size, uint64_t *val)
+static enum mem_tx postcode_read(void *opaque, uint64_t offset, unsigned size,
+                                 uint64_t *val)
 {
     struct postcode *pc = opaque;
 
@@ -28,8 +28,8 @@ static enum mem_tx postcode_read(void *opaque, uint64_t offset,
     return MEM_TX_OK;
 }
 
-static enum mem_tx postcode_write(void *opaque, uint64_t offset,
-                                  unsigned size, uint64_t val)
+static enum mem_tx postcode_write(void *opaque, uint64_t offset, unsigned size,
+                                  uint64_t val)
 {
     struct postcode *pc = opaque;
 
@@ -53,20 +53,13 @@ static bool postcode_realize(struct dev *dev, const struct dev_config *cfg,
     struct postcode *pc = container_of(dev, struct postcode, dev);
 
     pc->base = cfg->io_base != 0 ? cfg->io_base : DEV_POSTCODE_PORT;
-    return bus_region_add(sim_machine_io(dev->machine), dev->id, pc->base, 4,
-                          &postcode_ops, pc, error);
+    return dev_region_add(dev, sim_machine_io(dev->machine), pc->base, 4,
+                          &postcode_ops, pc, error) != NULL;
 }
 
 static void postcode_reset(struct dev *dev, enum dev_reset_kind kind)
 {
     container_of(dev, struct postcode, dev)->value = 0;
-}
-
-static void postcode_destroy(struct dev *dev)
-{
-    struct postcode *pc = container_of(dev, struct postcode, dev);
-
-    bus_region_del(sim_machine_io(dev->machine), pc->base, NULL);
 }
 
 const struct dev_class dev_postcode_class = {
@@ -75,5 +68,4 @@ const struct dev_class dev_postcode_class = {
     .instance_size = sizeof(struct postcode),
     .realize = postcode_realize,
     .reset = postcode_reset,
-    .destroy = postcode_destroy,
 };

@@ -68,8 +68,8 @@ static bool regfile_realize(struct dev *dev, const struct dev_config *cfg,
     struct regfile *rf = container_of(dev, struct regfile, dev);
 
     rf->base = cfg->io_base != 0 ? cfg->io_base : DEV_REGFILE_BASE;
-    return bus_region_add(sim_machine_mmio(dev->machine), dev->id, rf->base,
-                          REGFILE_SIZE, &regfile_ops, rf, error);
+    return dev_region_add(dev, sim_machine_mmio(dev->machine), rf->base,
+                          REGFILE_SIZE, &regfile_ops, rf, error) != NULL;
 }
 
 static void regfile_reset(struct dev *dev, enum dev_reset_kind kind)
@@ -79,18 +79,10 @@ static void regfile_reset(struct dev *dev, enum dev_reset_kind kind)
     memset(rf->regs, 0, sizeof(rf->regs));
 }
 
-static void regfile_destroy(struct dev *dev)
-{
-    struct regfile *rf = container_of(dev, struct regfile, dev);
-
-    bus_region_del(sim_machine_mmio(dev->machine), rf->base, NULL);
-}
-
 const struct dev_class dev_regfile_class = {
     .name = "regfile",
     .description = "MMIO register file: 4 KiB of memory-like registers",
     .instance_size = sizeof(struct regfile),
     .realize = regfile_realize,
     .reset = regfile_reset,
-    .destroy = regfile_destroy,
 };

@@ -43,6 +43,18 @@ const struct dev_class *dev_class_find(const char *name)
     return NULL;
 }
 
+/* Takes the device's windows off their spaces, newest first. */
+static void dev_remove_regions(struct dev *dev)
+{
+    while (dev->regions->len >= 2) {
+        guint n = dev->regions->len;
+
+        bus_region_remove(g_ptr_array_index(dev->regions, n - 2),
+                          g_ptr_array_index(dev->regions, n - 1));
+        g_ptr_array_set_size(dev->regions, n - 2);
+    }
+}
+
 struct dev *dev_new(const char *class_name, struct sim_machine *machine,
                     const struct dev_config *cfg, GError **error)
 {
@@ -63,13 +75,38 @@ struct dev *dev_new(const char *class_name, struct sim_machine *machine,
     dev->cls = cls;
     dev->machine = machine;
     dev->id = g_strdup(cfg->id != NULL ? cfg->id : cls->name);
+    dev->trace_id = cfg->trace_id;
+    dev->trap_cycles = cfg->trap_cycles;
+    dev->regions = g_ptr_array_new();
     if (!cls->realize(dev, cfg, error)) {
         g_prefix_error(error, "device %s: ", dev->id);
+        dev_remove_regions(dev);
+        g_ptr_array_free(dev->regions, true);
         g_free(dev->id);
         g_free(dev);
         return NULL;
     }
     return dev;
+}
+
+struct bus_region *dev_region_add(struct dev *dev, struct bus_space *space,
+                                  uint64_t base, uint64_t size,
+                                  const struct io_region_ops *ops, void *opaque,
+                                  GError **error)
+{
+    struct bus_region_attrs attrs = {
+        .owner = dev,
+        .trace_id = dev->trace_id,
+        .trap_cycles = dev->trap_cycles,
+    };
+    struct bus_region *r =
+        bus_region_add(space, dev->id, base, size, ops, opaque, &attrs, error);
+
+    if (r != NULL) {
+        g_ptr_array_add(dev->regions, space);
+        g_ptr_array_add(dev->regions, r);
+    }
+    return r;
 }
 
 void dev_reset(struct dev *dev, enum dev_reset_kind kind)
@@ -84,9 +121,11 @@ void dev_free(struct dev *dev)
     if (dev == NULL) {
         return;
     }
+    dev_remove_regions(dev);
     if (dev->cls->destroy != NULL) {
         dev->cls->destroy(dev);
     }
+    g_ptr_array_free(dev->regions, true);
     g_free(dev->id);
     g_free(dev);
 }

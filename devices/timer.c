@@ -137,8 +137,8 @@ static bool timer_realize(struct dev *dev, const struct dev_config *cfg,
 
     t->base = cfg->io_base != 0 ? cfg->io_base : DEV_TIMER_PORT;
     t->vector = TIMER_DEFAULT_VECTOR;
-    return bus_region_add(sim_machine_io(dev->machine), dev->id, t->base, 16,
-                          &timer_ops, t, error);
+    return dev_region_add(dev, sim_machine_io(dev->machine), t->base, 16,
+                          &timer_ops, t, error) != NULL;
 }
 
 static void timer_reset(struct dev *dev, enum dev_reset_kind kind)
@@ -150,18 +150,10 @@ static void timer_reset(struct dev *dev, enum dev_reset_kind kind)
     t->vector = TIMER_DEFAULT_VECTOR;
 }
 
-static void timer_destroy(struct dev *dev)
-{
-    struct timer *t = container_of(dev, struct timer, dev);
-
-    bus_region_del(sim_machine_io(dev->machine), t->base, NULL);
-}
-
 const struct dev_class dev_timer_class = {
     .name = "timer",
     .description = "interval timer at ports 0x440-0x44F (microseconds)",
     .instance_size = sizeof(struct timer),
     .realize = timer_realize,
     .reset = timer_reset,
-    .destroy = timer_destroy,
 };

@@ -61,25 +61,10 @@ static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
 
 /* ---- Tracing ---- */
 
-/* The trace device id of the region @addr of @space hits (0: none). */
-static uint32_t trace_device_of(const struct sim_machine *m,
-                                const struct bus_space *space, uint64_t addr)
-{
-    uint64_t off;
-    const struct bus_region *r = bus_lookup(space, addr, &off);
-
-    for (unsigned i = 0; r != NULL && i < m->ntrace_regions; i++) {
-        if (m->trace_region[i] == r) {
-            return m->trace_device[i];
-        }
-    }
-    return 0;
-}
-
 /* One device access, at the level its kind has (traces/events.def). */
 static void trace_access_record(struct sim_machine *m,
                                 enum trace_event_kind kind,
-                                const struct bus_space *space, uint64_t addr,
+                                const struct bus_region *r, uint64_t addr,
                                 unsigned size, uint64_t value)
 {
     struct trace_event ev = {0};
@@ -93,30 +78,35 @@ static void trace_access_record(struct sim_machine *m,
     ev.size = size;
     ev.value = value;
     ev.rip = cpu_rip(m->cpu);
-    ev.device = trace_device_of(m, space, addr);
+    ev.device = r != NULL ? r->attrs.trace_id : 0;
+    if (m->trace_deferring) {
+        g_array_append_val(m->trace_deferred, ev);
+        return;
+    }
     trace_event(m->trace, &ev);
 }
 
 /* Untraced runs pay one test per access. */
 static inline void trace_access(struct sim_machine *m,
                                 enum trace_event_kind kind,
-                                const struct bus_space *space, uint64_t addr,
+                                const struct bus_region *r, uint64_t addr,
                                 unsigned size, uint64_t value)
 {
     if (SIM_UNLIKELY(m->trace != NULL)) {
-        trace_access_record(m, kind, space, addr, size, value);
+        trace_access_record(m, kind, r, addr, size, value);
     }
 }
 
-void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
-                    unsigned size, uint64_t cost)
+void sim_trace_exit(struct sim_machine *m, uint64_t time, unsigned reason,
+                    uint64_t addr, unsigned size, uint64_t cost)
 {
     struct trace_event ev = {0};
 
+    m->trace_deferring = false;
     if (!trace_wants(m->trace, TRACE_EVENT_VMEXIT)) {
-        return;
+        goto deferred;
     }
-    ev.time = cpu_cycles(m->cpu);
+    ev.time = time;
     ev.kind = TRACE_EVENT_VMEXIT;
     ev.exit_reason = (uint16_t)reason;
     ev.addr = addr;
@@ -127,10 +117,16 @@ void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
     if (m->cfg->trace_level >= TRACE_LEVEL_FULL) {
         /* The exiting instruction's bytes, as many as can be read, read
          * without side effects: tracing never changes simulated time. */
-        ev.insn_len = (uint8_t)cpu_guest_linear_peek(m->cpu, ev.rip, ev.insn,
-                                                     15);
+        ev.insn_len =
+            (uint8_t)cpu_guest_linear_peek(m->cpu, ev.rip, ev.insn, 15);
     }
     trace_event(m->trace, &ev);
+deferred:
+    for (guint i = 0; i < m->trace_deferred->len; i++) {
+        trace_event(m->trace,
+                    &g_array_index(m->trace_deferred, struct trace_event, i));
+    }
+    g_array_set_size(m->trace_deferred, 0);
 }
 
 /* Opens trace.file and begins the run: devices get ids 1, 2, ... */
@@ -164,24 +160,6 @@ static bool machine_trace_begin(struct sim_machine *m, GError **error)
             return false;
         }
     }
-    for (int s = 0; s < 2; s++) {
-        const struct bus_space *space = s == 0 ? m->io : m->mmio;
-
-        for (size_t i = 0; i < bus_region_count(space) &&
-                           m->ntrace_regions < G_N_ELEMENTS(m->trace_region);
-             i++) {
-            const struct bus_region *r = bus_region_at(space, i);
-
-            for (guint d = 0; d < m->devices->len; d++) {
-                struct dev *dev = g_ptr_array_index(m->devices, d);
-
-                if (strcmp(dev->id, r->name) == 0) {
-                    m->trace_region[m->ntrace_regions] = r;
-                    m->trace_device[m->ntrace_regions++] = d + 1;
-                }
-            }
-        }
-    }
     return true;
 }
 
@@ -207,8 +185,8 @@ void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
             continue;
         }
         name = g_strdup_printf("exit:%s", vmx_exit_reason_name(r));
-        ok = trace_counter(m->trace, m->trace_run, 0, name,
-                           st.exit_cycles[r], st.exits[r], &err);
+        ok = trace_counter(m->trace, m->trace_run, 0, name, st.exit_cycles[r],
+                           st.exits[r], &err);
     }
     {
         /* Interrupt counts: a livelock shows as delivered far below
@@ -257,44 +235,53 @@ const GError *sim_machine_trace_error(const struct sim_machine *m)
 
 /* ---- Device accesses ---- */
 
-static uint64_t machine_mmio_read(void *opaque, uint64_t pa, unsigned size)
+uint64_t sim_device_access(struct sim_machine *m, enum trace_event_kind kind,
+                           uint64_t addr, unsigned size, uint64_t val,
+                           bool trapped)
 {
-    struct sim_machine *m = opaque;
-    uint64_t val = 0;
+    bool mmio = kind == TRACE_EVENT_MMIO_READ || kind == TRACE_EVENT_MMIO_WRITE;
+    bool write = kind == TRACE_EVENT_IO_WRITE || kind == TRACE_EVENT_MMIO_WRITE;
+    struct bus_space *space = mmio ? m->mmio : m->io;
+    uint64_t offset;
+    struct bus_region *r = bus_lookup(space, addr, &offset);
 
-    bus_read(m->mmio, pa, size, &val);
-    trace_access(m, TRACE_EVENT_MMIO_READ, m->mmio, pa, size, val);
+    if (trapped && r != NULL) {
+        sim_charge(m, SIM_BUCKET_DEVICE_MODEL, r->attrs.trap_cycles);
+    }
+    /* A refused access reads all-ones and is counted by the bus. */
+    bus_region_access(space, r, offset, size, &val, write);
+    trace_access(m, kind, r, addr, size, val);
     return val;
 }
 
-static void machine_mmio_write(void *opaque, uint64_t pa, unsigned size,
-                               uint64_t val)
+/* Under hvm the CPU reaches device memory only while the VMM emulates a
+ * trapped MMIO instruction; natively every access is direct. */
+static enum cpu_status machine_mmio_read(void *opaque, uint64_t pa,
+                                         unsigned size, uint64_t *val)
 {
     struct sim_machine *m = opaque;
 
-    bus_write(m->mmio, pa, size, val);
-    trace_access(m, TRACE_EVENT_MMIO_WRITE, m->mmio, pa, size, val);
+    *val = sim_device_access(m, TRACE_EVENT_MMIO_READ, pa, size, 0,
+                             m->vmm.emulating);
+    return CPU_OK;
 }
 
-uint64_t sim_port_read(struct sim_machine *m, uint16_t port, unsigned size)
+static enum cpu_status machine_mmio_write(void *opaque, uint64_t pa,
+                                          unsigned size, uint64_t val)
 {
-    uint64_t val = 0;
+    struct sim_machine *m = opaque;
 
-    bus_read(m->io, port, size, &val);
-    trace_access(m, TRACE_EVENT_IO_READ, m->io, port, size, val);
-    return val;
+    sim_device_access(m, TRACE_EVENT_MMIO_WRITE, pa, size, val,
+                      m->vmm.emulating);
+    return CPU_OK;
 }
 
-void sim_port_write(struct sim_machine *m, uint16_t port, unsigned size,
-                    uint64_t val)
+static enum cpu_status machine_io_in(void *opaque, uint16_t port,
+                                     unsigned size, uint32_t *val)
 {
-    bus_write(m->io, port, size, val);
-    trace_access(m, TRACE_EVENT_IO_WRITE, m->io, port, size, val);
-}
-
-static uint32_t machine_io_in(void *opaque, uint16_t port, unsigned size)
-{
-    return (uint32_t)sim_port_read(opaque, port, size);
+    *val = (uint32_t)sim_device_access(opaque, TRACE_EVENT_IO_READ, port,
+                                       size, 0, false);
+    return CPU_OK;
 }
 
 static enum cpu_status machine_io_out(void *opaque, uint16_t port,
@@ -302,7 +289,7 @@ static enum cpu_status machine_io_out(void *opaque, uint16_t port,
 {
     struct sim_machine *m = opaque;
 
-    sim_port_write(m, port, size, val);
+    sim_device_access(m, TRACE_EVENT_IO_WRITE, port, size, val, false);
     return m->exited ? CPU_STOP : CPU_OK;
 }
 
@@ -316,12 +303,31 @@ static const struct cpu_env_ops machine_env_ops = {
 
 /* ---- Building ---- */
 
+/* What a trapped access to device @id costs beyond the VMM: a user-space
+ * device model adds the trip to its process and back. */
+static uint32_t machine_trap_cycles(const struct sim_machine *m, const char *id)
+{
+    for (unsigned i = 0; i < SIM_NPLACED_DEVICES; i++) {
+        if (strcmp(id, sim_placed_device(i)) == 0 &&
+            m->cfg->placement[i] == SIM_PLACE_USERSPACE) {
+            return m->cfg->profile.vmx[SIM_VMX_USERSPACE_TRIP];
+        }
+    }
+    return 0;
+}
+
 static bool machine_add_devices(struct sim_machine *m, GError **error)
 {
     for (size_t i = 0; i < SIM_ARRAY_SIZE(machine_devices); i++) {
-        struct dev *dev =
-            dev_new(machine_devices[i].cls, m, &machine_devices[i].cfg, error);
+        struct dev_config cfg = machine_devices[i].cfg;
+        struct dev *dev;
 
+        /* Trace ids follow the device list (machine_trace_begin). */
+        cfg.trace_id = (uint32_t)i + 1;
+        if (m->cfg->mode == SIM_MODE_HVM) {
+            cfg.trap_cycles = machine_trap_cycles(m, cfg.id);
+        }
+        dev = dev_new(machine_devices[i].cls, m, &cfg, error);
         if (dev == NULL) {
             return false;
         }
@@ -344,8 +350,7 @@ static bool machine_load_guest(struct sim_machine *m, GError **error)
     /* Both were written behind the CPU's back (cpu.h); the CPU keys its
      * decoded code by machine-physical address. */
     for (size_t i = 0; i < m->image.nsegments; i++) {
-        cpu_invalidate_phys(m->cpu,
-                            m->guest_base + m->image.segments[i].paddr,
+        cpu_invalidate_phys(m->cpu, m->guest_base + m->image.segments[i].paddr,
                             m->image.segments[i].memsz);
     }
     cpu_invalidate_phys(m->cpu, m->guest_base + m->pt_base,
@@ -374,6 +379,7 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
 
     m->cfg = cfg;
     m->devices = g_ptr_array_new();
+    m->trace_deferred = g_array_new(false, false, sizeof(struct trace_event));
     m->console = g_string_new(NULL);
     if (cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
         cfg->memory % SIM_RAM_GRANULE != 0) {
@@ -430,6 +436,9 @@ void sim_machine_free(struct sim_machine *m)
         dev_free(g_ptr_array_index(m->devices, i - 1));
     }
     g_ptr_array_free(m->devices, TRUE);
+    if (m->trace_deferred != NULL) {
+        g_array_free(m->trace_deferred, TRUE);
+    }
     if (m->trace != NULL) {
         g_autoptr(GError) err = NULL;
 

@@ -41,10 +41,7 @@ struct sim_vmm {
     struct vmx_exit exit;         /* the exit being handled */
     uint64_t slice_end;           /* icount at which the slice ends */
     uint64_t virq[4];             /* virtual interrupts for the guest */
-    /* Device-model cycles of a trapped access, by bus region (placement). */
-    const struct bus_region *cost_region[16];
-    uint32_t cost_cycles[16];
-    unsigned ncost;
+    bool emulating;               /* a trapped MMIO instruction runs */
     uint64_t exits[SIM_NEXIT_REASONS];
     uint64_t exit_cycles[SIM_NEXIT_REASONS];
     char *stop_message;           /* why the VMM stopped the guest */
@@ -92,23 +89,45 @@ struct sim_machine {
     struct trace_db *trace;
     int64_t trace_run;
     GError *trace_error; /* why the last run's trace is not whole, or NULL */
-    /* Trace device ids (1, 2, ...) of the bus regions, by region. */
-    const struct bus_region *trace_region[16];
-    uint32_t trace_device[16];
-    unsigned ntrace_regions;
+    /* While the VMM handles an exit, the device accesses it causes wait
+     * here, to be recorded after the exit (sim_trace_exit). */
+    bool trace_deferring;
+    GArray *trace_deferred; /* struct trace_event */
     GArray *sched;                       /* struct sim_event heap */
     uint64_t sched_seq;
     bool halted;                         /* the vCPU waits for an interrupt */
     uint64_t buckets[SIM_NBUCKETS];      /* cycles other than the guest's */
 };
 
-/* sim/machine.c: guest port and MMIO accesses, traced (native and VMM). */
-uint64_t sim_port_read(struct sim_machine *m, uint16_t port, unsigned size);
-void sim_port_write(struct sim_machine *m, uint16_t port, unsigned size,
-                    uint64_t value);
-/* Records a VM exit at level exits (and its instruction at full). */
-void sim_trace_exit(struct sim_machine *m, unsigned reason, uint64_t addr,
-                    unsigned size, uint64_t cost);
+/* Charges @cycles to bucket @b: the vCPU's clock advances by them. */
+static inline void sim_charge(struct sim_machine *m, enum sim_bucket b,
+                              uint64_t cycles)
+{
+    m->buckets[b] += cycles;
+    cpu_add_cycles(m->cpu, cycles);
+}
+
+/*
+ * sim/machine.c: one guest access to a device, port (TRACE_EVENT_IO_*) or
+ * MMIO (TRACE_EVENT_MMIO_*), natively or from the VMM: one bus lookup
+ * gives the region, its trap cost (charged when @trapped) and its trace
+ * id.  Writes take @val.
+ * Returns: the value read (writes: @val).
+ */
+uint64_t sim_device_access(struct sim_machine *m, enum trace_event_kind kind,
+                           uint64_t addr, unsigned size, uint64_t val,
+                           bool trapped);
+/*
+ * Records a VM exit that happened at cycle @time, at level exits (and its
+ * instruction at full), then the device accesses its handling caused,
+ * deferred since sim_trace_exit_begin.
+ */
+static inline void sim_trace_exit_begin(struct sim_machine *m)
+{
+    m->trace_deferring = true;
+}
+void sim_trace_exit(struct sim_machine *m, uint64_t time, unsigned reason,
+                    uint64_t addr, unsigned size, uint64_t cost);
 /* Ends the traced run: counters, totals, complete = 1. */
 void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop);
 
@@ -135,8 +154,5 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
  * the VMM hold a virtual interrupt for it? */
 bool sim_vmm_guest_can_wake(struct sim_machine *m);
 bool sim_vmm_virq_pending(const struct sim_machine *m);
-/* Device-model cycles for an access to region @name (placement costs). */
-uint64_t sim_device_cost(const struct sim_machine *m, const char *name,
-                         bool trapped);
 
 #endif /* SIM_SIM_SIM_INTERNAL_H */

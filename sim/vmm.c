@@ -129,27 +129,11 @@ bool sim_vmm_init(struct sim_machine *m, GError **error)
         return false;
     }
     eptp = mmu_ept_builder_eptp(vmm->ept, false);
-    /* What a trapped access to each device region costs beyond the VMM. */
-    for (int s = 0; s < 2; s++) {
-        const struct bus_space *space = s == 0 ? m->io : m->mmio;
-
-        for (size_t i = 0; i < bus_region_count(space) &&
-                           vmm->ncost < G_N_ELEMENTS(vmm->cost_region);
-             i++) {
-            const struct bus_region *r = bus_region_at(space, i);
-
-            vmm->cost_region[vmm->ncost] = r;
-            vmm->cost_cycles[vmm->ncost++] =
-                (uint32_t)sim_device_cost(m, r->name, true);
-        }
-    }
-
     vmm->vmcs = vmx_vmcs_new();
     /* Host interrupts (the timer) exit and are acknowledged on exit; the
      * VMM turns them into virtual interrupts for the guest. */
     vmcs_put(m, VMCS_ENC_PIN_BASED_CTLS,
-             vmm_control(VMX_MSR_TRUE_PINBASED_CTLS,
-                         VMX_PIN_EXT_INTR_EXITING));
+             vmm_control(VMX_MSR_TRUE_PINBASED_CTLS, VMX_PIN_EXT_INTR_EXITING));
     vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS,
              vmm_control(VMX_MSR_TRUE_PROCBASED_CTLS,
                          VMX_PROC_HLT_EXITING | VMX_PROC_USE_IO_BITMAPS |
@@ -163,10 +147,10 @@ bool sim_vmm_init(struct sim_machine *m, GError **error)
                          VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE |
                              VMX_EXIT_CTL_ACK_INTR_ON_EXIT |
                              VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
-    vmcs_put(m, VMCS_ENC_ENTRY_CTLS,
-             vmm_control(VMX_MSR_TRUE_ENTRY_CTLS,
-                         VMX_ENTRY_CTL_IA32E_MODE_GUEST |
-                             VMX_ENTRY_CTL_LOAD_EFER));
+    vmcs_put(
+        m, VMCS_ENC_ENTRY_CTLS,
+        vmm_control(VMX_MSR_TRUE_ENTRY_CTLS,
+                    VMX_ENTRY_CTL_IA32E_MODE_GUEST | VMX_ENTRY_CTL_LOAD_EFER));
     vmcs_put(m, VMCS_ENC_EXCEPTION_BITMAP, 0);
     vmcs_put(m, VMCS_ENC_IO_BITMAP_A, vmm->io_bitmap_a);
     vmcs_put(m, VMCS_ENC_IO_BITMAP_B, vmm->io_bitmap_b);
@@ -197,37 +181,11 @@ void sim_vmm_destroy(struct sim_machine *m)
     g_free(m->vmm.stop_message);
 }
 
-/* ---- Costs ----------------------------------------------------------------- */
+/* ---- Costs ------------------------------------------------------------- */
 
 static uint32_t vmx_cost(const struct sim_machine *m, enum sim_vmx_cost c)
 {
     return m->cfg->profile.vmx[c];
-}
-
-/* Charges @cycles to bucket @b: the vCPU's clock advances by them. */
-static void charge(struct sim_machine *m, enum sim_bucket b, uint64_t cycles)
-{
-    m->buckets[b] += cycles;
-    cpu_add_cycles(m->cpu, cycles);
-}
-
-/*
- * A trapped access to a device region: a user-space device model adds the
- * trip to its process and back (SIM_VMX_USERSPACE_TRIP).
- */
-uint64_t sim_device_cost(const struct sim_machine *m, const char *name,
-                         bool trapped)
-{
-    if (!trapped || name == NULL) {
-        return 0;
-    }
-    for (unsigned i = 0; i < SIM_NPLACED_DEVICES; i++) {
-        if (strcmp(name, sim_placed_device(i)) == 0 &&
-            m->cfg->placement[i] == SIM_PLACE_USERSPACE) {
-            return vmx_cost(m, SIM_VMX_USERSPACE_TRIP);
-        }
-    }
-    return 0;
 }
 
 /* ---- Exit handlers ------------------------------------------------------- */
@@ -252,8 +210,8 @@ static void skip_instruction(struct sim_machine *m)
 static void inject_exception(struct sim_machine *m, unsigned vector,
                              int64_t error)
 {
-    uint64_t info = vector | (VMX_INTR_TYPE_HW_EXCEPTION
-                              << VMX_INTR_TYPE_SHIFT) |
+    uint64_t info = vector |
+                    (VMX_INTR_TYPE_HW_EXCEPTION << VMX_INTR_TYPE_SHIFT) |
                     VMX_INTR_VALID;
 
     if (error >= 0) {
@@ -272,36 +230,16 @@ static enum vmexit_action vmm_stop(struct sim_machine *m, enum sim_stop *stop,
     return VMEXIT_TO_HOST;
 }
 
-/* The device-model cycles of a trapped access at @addr of @space. */
-static uint64_t region_cost(const struct sim_machine *m,
-                            const struct bus_space *space, uint64_t addr)
-{
-    uint64_t off;
-    const struct bus_region *r = bus_lookup(space, addr, &off);
-
-    for (unsigned i = 0; r != NULL && i < m->vmm.ncost; i++) {
-        if (m->vmm.cost_region[i] == r) {
-            return m->vmm.cost_cycles[i];
-        }
-    }
-    return 0;
-}
-
 /* Port accesses the guest makes, with the device cost of each. */
 static uint64_t port_in(struct sim_machine *m, uint16_t port, unsigned size)
 {
-    uint64_t v = 0;
-
-    charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->io, port));
-    v = sim_port_read(m, port, size);
-    return v;
+    return sim_device_access(m, TRACE_EVENT_IO_READ, port, size, 0, true);
 }
 
 static void port_out(struct sim_machine *m, uint16_t port, unsigned size,
                      uint64_t v)
 {
-    charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->io, port));
-    sim_port_write(m, port, size, v);
+    sim_device_access(m, TRACE_EVENT_IO_WRITE, port, size, v, true);
 }
 
 /* A fault of INS/OUTS's memory access, injected with RIP at the
@@ -368,8 +306,7 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
         }
         /* INS probes its destination first, as the CPU does, so that a
          * fault does not lose the value the port returned. */
-        if (in && !cpu_guest_linear_access(cpu, la, NULL, size, true,
-                                           &fault)) {
+        if (in && !cpu_guest_linear_access(cpu, la, NULL, size, true, &fault)) {
             return string_fault(m, la, &fault);
         }
         if (in) {
@@ -402,7 +339,7 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
             /* The exit pays for the first element; the VMM moves each
              * further one at the CPU's own port and string costs (a
              * modelling choice: no published per-element figure). */
-            charge(m, SIM_BUCKET_VMM, element_cost);
+            sim_charge(m, SIM_BUCKET_VMM, element_cost);
         }
     }
     skip_instruction(m);
@@ -422,7 +359,7 @@ static enum vmexit_action vmm_exit_io(struct sim_machine *m,
     uint16_t port = (uint16_t)(qual >> VMX_IOQ_PORT_SHIFT);
     uint64_t rax = cpu_gpr(m->cpu, CPU_RAX);
 
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_IO));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_IO));
     if (qual & VMX_IOQ_STRING) {
         return io_string(m, qual, stop);
     }
@@ -439,9 +376,10 @@ static enum vmexit_action vmm_exit_io(struct sim_machine *m,
         }
         cpu_set_gpr(m->cpu, CPU_RAX, rax);
     } else {
-        port_out(m, port, size, rax & (size == 4   ? 0xffffffffu
-                                       : size == 2 ? 0xffffu
-                                                   : 0xffu));
+        port_out(m, port, size,
+                 rax & (size == 4   ? 0xffffffffu
+                        : size == 2 ? 0xffffu
+                                    : 0xffu));
     }
     skip_instruction(m);
     if (m->exited) {
@@ -479,10 +417,11 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
                                         "at rip 0x%" PRIx64,
                                         gpa, m->vmm.exit.guest_rip));
     }
-    charge(m, SIM_BUCKET_VMM,
-           vmx_cost(m, SIM_VMX_IO) + vmx_cost(m, SIM_VMX_MMIO_EMULATE));
-    charge(m, SIM_BUCKET_DEVICE_MODEL, region_cost(m, m->mmio, gpa));
+    sim_charge(m, SIM_BUCKET_VMM,
+               vmx_cost(m, SIM_VMX_IO) + vmx_cost(m, SIM_VMX_MMIO_EMULATE));
+    m->vmm.emulating = true;
     why = cpu_vmx_emulate_mmio(m->cpu);
+    m->vmm.emulating = false;
     if (why == CPU_STOP_UNSUPPORTED) {
         const char *detail = cpu_stop_detail(m->cpu);
 
@@ -490,14 +429,13 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
                         g_strdup(detail != NULL ? detail : "?"));
     }
     if (why == CPU_STOP_VMEXIT) {
-        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
-                        g_strdup_printf("emulating the MMIO access at "
-                                        "guest-physical 0x%" PRIx64
-                                        " caused exit %s",
-                                        gpa,
-                                        vmx_exit_reason_name(
-                                            vmcs_get(m, VMCS_EXIT_REASON) &
-                                            0xffff)));
+        return vmm_stop(
+            m, stop, SIM_STOP_VMM_ERROR,
+            g_strdup_printf(
+                "emulating the MMIO access at "
+                "guest-physical 0x%" PRIx64 " caused exit %s",
+                gpa,
+                vmx_exit_reason_name(vmcs_get(m, VMCS_EXIT_REASON) & 0xffff)));
     }
     if (m->exited) {
         *stop = SIM_STOP_EXIT;
@@ -524,7 +462,7 @@ static enum vmexit_action vmm_exit_cpuid(struct sim_machine *m,
     uint32_t leaf = (uint32_t)cpu_gpr(cpu, CPU_RAX);
     uint32_t r[4];
 
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_CPUID));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_CPUID));
     if (leaf == 0x40000000) {
         r[0] = 0x40000000;
         memcpy(&r[1], "iovs", 4);
@@ -554,13 +492,14 @@ static enum vmexit_action vmm_exit_vmcall(struct sim_machine *m,
 {
     uint64_t nr = cpu_gpr(m->cpu, CPU_RAX);
 
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_VMCALL));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_VMCALL));
     cpu_set_gpr(m->cpu, CPU_RAX, nr == 0 ? 0 : (uint64_t)(int64_t)-38);
     skip_instruction(m);
     return VMEXIT_RESUME;
 }
 
-/* ---- Virtual interrupts ---------------------------------------------------- */
+/* ---- Virtual interrupts ----------------------------------------------------
+ */
 
 static void virq_set(struct sim_vmm *vmm, unsigned vector)
 {
@@ -638,7 +577,7 @@ static void vmm_prepare_interrupts(struct sim_machine *m)
     vmcs_put(m, VMCS_ENC_ENTRY_INTR_INFO,
              vector | (VMX_INTR_TYPE_EXT_INTR << VMX_INTR_TYPE_SHIFT) |
                  VMX_INTR_VALID);
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_INJECT));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_INJECT));
     set_window_exiting(m, sim_vmm_virq_pending(m));
 }
 
@@ -647,7 +586,7 @@ static void vmm_prepare_interrupts(struct sim_machine *m)
 static enum vmexit_action vmm_exit_external_interrupt(struct sim_machine *m,
                                                       enum sim_stop *stop)
 {
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
     if (m->vmm.exit.intr_info & VMX_INTR_VALID) {
         virq_set(&m->vmm, m->vmm.exit.intr_info & VMX_INTR_VECTOR_MASK);
     }
@@ -658,7 +597,7 @@ static enum vmexit_action vmm_exit_external_interrupt(struct sim_machine *m,
 static enum vmexit_action vmm_exit_interrupt_window(struct sim_machine *m,
                                                     enum sim_stop *stop)
 {
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
     set_window_exiting(m, false);
     return VMEXIT_RESUME;
 }
@@ -671,7 +610,7 @@ static enum vmexit_action vmm_exit_interrupt_window(struct sim_machine *m,
 static enum vmexit_action vmm_exit_hlt(struct sim_machine *m,
                                        enum sim_stop *stop)
 {
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_HLT));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_HLT));
     skip_instruction(m);
     if (sim_vmm_virq_pending(m) || cpu_interrupt_pending(m->cpu)) {
         return VMEXIT_RESUME;
@@ -684,7 +623,7 @@ static enum vmexit_action vmm_exit_hlt(struct sim_machine *m,
 static enum vmexit_action vmm_exit_msr(struct sim_machine *m,
                                        enum sim_stop *stop)
 {
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
     inject_exception(m, CPU_EXC_GP, 0);
     return VMEXIT_RESUME;
 }
@@ -693,7 +632,7 @@ static enum vmexit_action vmm_exit_msr(struct sim_machine *m,
 static enum vmexit_action vmm_exit_vmx_insn(struct sim_machine *m,
                                             enum sim_stop *stop)
 {
-    charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
+    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
     inject_exception(m, CPU_EXC_UD, -1);
     return VMEXIT_RESUME;
 }
@@ -703,11 +642,11 @@ static enum vmexit_action vmm_exit_triple_fault(struct sim_machine *m,
 {
     const char *detail = cpu_stop_detail(m->cpu);
 
-    return vmm_stop(m, stop, SIM_STOP_TRIPLE_FAULT,
-                    g_strdup_printf("VM exit 2 at rip 0x%" PRIx64 ": %s",
-                                    m->vmm.exit.guest_rip,
-                                    detail != NULL ? detail
-                                                   : "no explanation"));
+    return vmm_stop(
+        m, stop, SIM_STOP_TRIPLE_FAULT,
+        g_strdup_printf("VM exit 2 at rip 0x%" PRIx64 ": %s",
+                        m->vmm.exit.guest_rip,
+                        detail != NULL ? detail : "no explanation"));
 }
 
 /*
@@ -739,7 +678,8 @@ static vmexit_handler_fn *const vmexit_handlers[SIM_NEXIT_REASONS] = {
     [VMX_EXIT_EPT_MISCONFIG] = vmm_exit_ept_misconfig,
 };
 
-/* ---- The loop --------------------------------------------------------------- */
+/* ---- The loop ---------------------------------------------------------------
+ */
 
 bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                        enum sim_stop *stop)
@@ -754,7 +694,7 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
         enum cpu_vmentry_status es;
         enum cpu_stop_reason r;
         unsigned reason;
-        uint64_t c0;
+        uint64_t c0, t_exit;
         enum vmexit_action act;
 
         if (SIM_UNLIKELY(cpu_interrupt_pending(m->cpu) ||
@@ -803,8 +743,13 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
         vmx_vmcs_exit_info(vmm->vmcs, &vmm->exit);
         reason = vmm->exit.reason & 0xffff;
         c0 = m->buckets[SIM_BUCKET_VMM] + m->buckets[SIM_BUCKET_DEVICE_MODEL];
-        charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_EXIT_ENTRY));
+        t_exit = cpu_cycles(m->cpu);
+        if (SIM_UNLIKELY(m->trace != NULL)) {
+            sim_trace_exit_begin(m);
+        }
+        sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_EXIT_ENTRY));
         if (reason >= SIM_NEXIT_REASONS || vmexit_handlers[reason] == NULL) {
+            m->trace_deferring = false;
             vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
                      g_strdup_printf("unhandled VM exit %u (%s) at rip "
                                      "0x%" PRIx64 ", qualification 0x%" PRIx64,
@@ -822,10 +767,11 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
             uint64_t q = vmm->exit.qualification;
 
             if (reason == VMX_EXIT_IO_INSTRUCTION) {
-                sim_trace_exit(m, reason, q >> VMX_IOQ_PORT_SHIFT,
+                sim_trace_exit(m, t_exit, reason, q >> VMX_IOQ_PORT_SHIFT,
                                (unsigned)(q & 7) + 1, c0);
             } else {
-                sim_trace_exit(m, reason, vmm->exit.guest_physical, 0, c0);
+                sim_trace_exit(m, t_exit, reason, vmm->exit.guest_physical, 0,
+                               c0);
             }
         }
         if (act == VMEXIT_TO_HOST) {

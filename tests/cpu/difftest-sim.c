@@ -84,19 +84,24 @@ static uint8_t *dt_sim_ram_page(void *opaque, uint64_t pa)
     return NULL;
 }
 
-static uint64_t dt_sim_mmio_read(void *opaque, uint64_t pa, unsigned size)
+static enum cpu_status dt_sim_mmio_read(void *opaque, uint64_t pa,
+                                        unsigned size, uint64_t *val)
 {
-    return ~0ull;
+    *val = ~0ull;
+    return CPU_OK;
 }
 
-static void dt_sim_mmio_write(void *opaque, uint64_t pa, unsigned size,
-                              uint64_t v)
+static enum cpu_status dt_sim_mmio_write(void *opaque, uint64_t pa,
+                                         unsigned size, uint64_t v)
 {
+    return CPU_OK;
 }
 
-static uint32_t dt_sim_io_in(void *opaque, uint16_t port, unsigned size)
+static enum cpu_status dt_sim_io_in(void *opaque, uint16_t port,
+                                    unsigned size, uint32_t *val)
 {
-    return ~0u;
+    *val = ~0u;
+    return CPU_OK;
 }
 
 static enum cpu_status dt_sim_io_out(void *opaque, uint16_t port,

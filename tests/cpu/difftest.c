@@ -752,6 +752,12 @@ static void test_difftest(void)
         printf("\n");
     }
     CU_ASSERT_EQUAL(r.failures, 0);
+    /* A differential test that compared nothing proves nothing. */
+    if (r.cases == 0 || (!replay && r.cases != n)) {
+        printf("difftest: %" PRIu64 " cases compared of %" PRIu64 "\n",
+               r.cases, replay ? 1 : n);
+        CU_FAIL("difftest: not every case was compared");
+    }
     dt_run_fini(&r);
 }
 

@@ -38,19 +38,33 @@ static uint8_t *stub_ram_page(void *opaque, uint64_t pa)
     return pa < RAM_SIZE ? s->ram + (pa & ~0xfffull) : NULL;
 }
 
-static uint64_t stub_mmio_read(void *opaque, uint64_t pa, unsigned size)
+static enum cpu_status stub_mmio_read(void *opaque, uint64_t pa,
+                                      unsigned size, uint64_t *val)
 {
-    return ~0ull;
+    *val = ~0ull;
+    return CPU_OK;
 }
 
-static void stub_mmio_write(void *opaque, uint64_t pa, unsigned size,
-                            uint64_t v)
+static enum cpu_status stub_mmio_write(void *opaque, uint64_t pa,
+                                       unsigned size, uint64_t v)
 {
+    return CPU_OK;
 }
 
-static uint32_t stub_io_in(void *opaque, uint16_t port, unsigned size)
+/* Port 0x77 answers "later" (not modelled yet); 0x78 reads 0x5a and
+ * asks the run to stop. */
+static enum cpu_status stub_io_in(void *opaque, uint16_t port, unsigned size,
+                                  uint32_t *val)
 {
-    return 0xffffffffu;
+    *val = 0xffffffffu;
+    if (port == 0x77) {
+        return CPU_RETRY;
+    }
+    if (port == 0x78) {
+        *val = 0x5a;
+        return CPU_STOP;
+    }
+    return CPU_OK;
 }
 
 static enum cpu_status stub_io_out(void *opaque, uint16_t port, unsigned size,
@@ -394,8 +408,36 @@ static void test_cr3_flush(void)
     stub_free(&s, cpu);
 }
 
+/* What the CPU does with each status a port access returns. */
+static void test_env_status(void)
+{
+    /* mov $0x78,%dx; in (%dx),%al; mov $0x77,%dx; in (%dx),%al; hlt */
+    static const uint8_t code[] = {0x66, 0xba, 0x78, 0x00, 0xec, 0x66, 0xba,
+                                   0x77, 0x00, 0xec, 0xf4};
+    struct stub s;
+    struct cpu *cpu = stub_new(&s, code, sizeof(code));
+    const char *detail;
+
+    /* CPU_STOP: the IN completes (AL written), then the run stops. */
+    CU_ASSERT_EQUAL(cpu_run(cpu, 100), CPU_STOP_ENV);
+    CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RAX) & 0xff, 0x5a);
+    CU_ASSERT_EQUAL(cpu_rip(cpu), CODE + 5);
+    /* Anything else is not modelled: stopped at the IN, which did not
+     * happen, with the access named. */
+    CU_ASSERT_EQUAL(cpu_run(cpu, 100), CPU_STOP_UNSUPPORTED);
+    CU_ASSERT_EQUAL(cpu_rip(cpu), CODE + 9);
+    CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RAX) & 0xff, 0x5a);
+    detail = cpu_stop_detail(cpu);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(detail);
+    CU_ASSERT_PTR_NOT_NULL(strstr(detail, "port read at 0x77"));
+    /* And it stays stopped. */
+    CU_ASSERT_EQUAL(cpu_run(cpu, 100), CPU_STOP_UNSUPPORTED);
+    stub_free(&s, cpu);
+}
+
 static CU_TestInfo cpu_tests[] = {
     {"self-modifying code in the running block", test_smc_same_block},
+    {"what a port access's status does", test_env_status},
     {"cpu_invalidate_phys drops decoded code", test_invalidate_phys},
     {"exact instruction budget", test_exact_budget},
     {"triple fault with no IDT", test_triple_fault},

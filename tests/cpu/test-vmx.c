@@ -122,7 +122,8 @@ static uint8_t *vt_ram_page(void *opaque, uint64_t pa)
 
 /* The device: little-endian registers in t->dev; every access recorded
  * with its guest-physical address. */
-static uint64_t vt_mmio_read(void *opaque, uint64_t pa, unsigned size)
+static enum cpu_status vt_mmio_read(void *opaque, uint64_t pa, unsigned size,
+                                    uint64_t *val)
 {
     struct vt *t = opaque;
     unsigned off = MIN((unsigned)(pa & 0xfff), 4096 - size);
@@ -133,10 +134,12 @@ static uint64_t vt_mmio_read(void *opaque, uint64_t pa, unsigned size)
     if (t->nmmio < G_N_ELEMENTS(t->mmio)) {
         t->mmio[t->nmmio++] = (struct vt_mmio_access){pa, size, v, false};
     }
-    return v;
+    *val = v;
+    return CPU_OK;
 }
 
-static void vt_mmio_write(void *opaque, uint64_t pa, unsigned size, uint64_t v)
+static enum cpu_status vt_mmio_write(void *opaque, uint64_t pa, unsigned size,
+                                     uint64_t v)
 {
     struct vt *t = opaque;
     unsigned off = MIN((unsigned)(pa & 0xfff), 4096 - size);
@@ -146,9 +149,11 @@ static void vt_mmio_write(void *opaque, uint64_t pa, unsigned size, uint64_t v)
     if (t->nmmio < G_N_ELEMENTS(t->mmio)) {
         t->mmio[t->nmmio++] = (struct vt_mmio_access){pa, size, v, true};
     }
+    return CPU_OK;
 }
 
-static uint32_t vt_io_in(void *opaque, uint16_t port, unsigned size)
+static enum cpu_status vt_io_in(void *opaque, uint16_t port, unsigned size,
+                                uint32_t *val)
 {
     struct vt *t = opaque;
 
@@ -156,7 +161,8 @@ static uint32_t vt_io_in(void *opaque, uint16_t port, unsigned size)
         t->io[t->nio++] =
             (struct vt_io_access){port, size, t->io_in_value, false};
     }
-    return t->io_in_value;
+    *val = t->io_in_value;
+    return CPU_OK;
 }
 
 static enum cpu_status vt_io_out(void *opaque, uint16_t port, unsigned size,

@@ -2,7 +2,9 @@
  * tests/sim/test-bus.c: the port-I/O address space of bus/space.c, driven
  * through bus_ calls with test regions and no machine: registration and
  * overlap rejection, lookup by binary search, the all-ones/dropped rule
- * for unclaimed accesses, refused sizes, and splitting to @impl sizes.
+ * for unclaimed accesses, refused sizes, splitting to @impl sizes, and
+ * regions as stable objects: their attributes, moving them, removing one
+ * from inside its own callback.
  */
 #include "sim/common.h"
 
@@ -83,10 +85,11 @@ static void test_overlap_rejected(void)
     struct probe p = {0};
     GError *err = NULL;
 
-    CU_ASSERT_TRUE(bus_region_add(io, "a", 0x100, 0x10, &probe_ops, &p, NULL));
+    CU_ASSERT_PTR_NOT_NULL(
+        bus_region_add(io, "a", 0x100, 0x10, &probe_ops, &p, NULL, NULL));
     for (size_t i = 0; i < SIM_ARRAY_SIZE(bad); i++) {
-        CU_ASSERT_FALSE(bus_region_add(io, "b", bad[i][0], bad[i][1],
-                                       &probe_ops, &p, &err));
+        CU_ASSERT_PTR_NULL(bus_region_add(io, "b", bad[i][0], bad[i][1],
+                                       &probe_ops, &p, NULL, &err));
         CU_ASSERT_TRUE(g_error_matches(err, BUS_ERROR, BUS_ERROR_OVERLAP));
         if (err != NULL) {
             CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "overlaps a"));
@@ -94,9 +97,10 @@ static void test_overlap_rejected(void)
         g_clear_error(&err);
     }
     /* Adjacent on both sides is fine. */
-    CU_ASSERT_TRUE(
-        bus_region_add(io, "below", 0xf0, 0x10, &probe_ops, &p, NULL));
-    CU_ASSERT_TRUE(bus_region_add(io, "above", 0x110, 1, &probe_ops, &p, NULL));
+    CU_ASSERT_PTR_NOT_NULL(
+        bus_region_add(io, "below", 0xf0, 0x10, &probe_ops, &p, NULL, NULL));
+    CU_ASSERT_PTR_NOT_NULL(
+        bus_region_add(io, "above", 0x110, 1, &probe_ops, &p, NULL, NULL));
     CU_ASSERT_EQUAL(bus_region_count(io), 3);
     CU_ASSERT_STRING_EQUAL(bus_region_at(io, 0)->name, "below");
     CU_ASSERT_STRING_EQUAL(bus_region_at(io, 2)->name, "above");
@@ -110,19 +114,21 @@ static void test_range_checked(void)
     struct probe p = {0};
     GError *err = NULL;
 
-    CU_ASSERT_FALSE(bus_region_add(io, "empty", 0x10, 0, &probe_ops, &p, &err));
+    CU_ASSERT_PTR_NULL(
+        bus_region_add(io, "empty", 0x10, 0, &probe_ops, &p, NULL, &err));
     CU_ASSERT_TRUE(g_error_matches(err, BUS_ERROR, BUS_ERROR_RANGE));
     g_clear_error(&err);
-    CU_ASSERT_FALSE(
-        bus_region_add(io, "past", 0xfffe, 4, &probe_ops, &p, &err));
+    CU_ASSERT_PTR_NULL(
+        bus_region_add(io, "past", 0xfffe, 4, &probe_ops, &p, NULL, &err));
     CU_ASSERT_TRUE(g_error_matches(err, BUS_ERROR, BUS_ERROR_RANGE));
     g_clear_error(&err);
-    CU_ASSERT_TRUE(bus_region_add(io, "last", 0xfffc, 4, &probe_ops, &p, NULL));
+    CU_ASSERT_PTR_NOT_NULL(
+        bus_region_add(io, "last", 0xfffc, 4, &probe_ops, &p, NULL, NULL));
     /* A 64-bit space takes a region that ends at the very top. */
-    CU_ASSERT_TRUE(bus_region_add(mmio, "top", UINT64_MAX - 0xfff, 0x1000,
-                                  &probe_ops, &p, NULL));
-    CU_ASSERT_FALSE(
-        bus_region_add(mmio, "wrap", UINT64_MAX, 2, &probe_ops, &p, &err));
+    CU_ASSERT_PTR_NOT_NULL(bus_region_add(mmio, "top", UINT64_MAX - 0xfff, 0x1000,
+                                  &probe_ops, &p, NULL, NULL));
+    CU_ASSERT_PTR_NULL(bus_region_add(mmio, "wrap", UINT64_MAX, 2, &probe_ops, &p,
+                                   NULL, &err));
     CU_ASSERT_TRUE(g_error_matches(err, BUS_ERROR, BUS_ERROR_RANGE));
     g_clear_error(&err);
     bus_space_free(mmio);
@@ -142,8 +148,8 @@ static void test_lookup(void)
         char name[16];
 
         g_snprintf(name, sizeof(name), "r%zu", i);
-        CU_ASSERT_TRUE(
-            bus_region_add(io, name, bases[i], 8, &probe_ops, &p[i], NULL));
+        CU_ASSERT_PTR_NOT_NULL(bus_region_add(io, name, bases[i], 8, &probe_ops, &p[i],
+                                      NULL, NULL));
     }
     for (size_t i = 0; i < SIM_ARRAY_SIZE(bases); i++) {
         r = bus_lookup(io, bases[i] + 5, &off);
@@ -195,12 +201,12 @@ static void test_sizes(void)
     struct bus_stats st;
     uint64_t v = 0;
 
-    CU_ASSERT_TRUE(bus_region_add(io, "narrow", 0xe9, 1, &probe_narrow_ops,
-                                  &narrow, NULL));
-    CU_ASSERT_TRUE(
-        bus_region_add(io, "bytes", 0x100, 8, &probe_byte_ops, &bytes, NULL));
-    CU_ASSERT_TRUE(bus_region_add(io, "dwords", 0x200, 8, &probe_dword_ops,
-                                  &dwords, NULL));
+    CU_ASSERT_PTR_NOT_NULL(bus_region_add(io, "narrow", 0xe9, 1, &probe_narrow_ops,
+                                  &narrow, NULL, NULL));
+    CU_ASSERT_PTR_NOT_NULL(bus_region_add(io, "bytes", 0x100, 8, &probe_byte_ops,
+                                  &bytes, NULL, NULL));
+    CU_ASSERT_PTR_NOT_NULL(bus_region_add(io, "dwords", 0x200, 8, &probe_dword_ops,
+                                  &dwords, NULL, NULL));
 
     /* Outside @valid: refused, all-ones, counted, device not called. */
     CU_ASSERT_EQUAL(bus_read(io, 0xe9, 2, &v), MEM_TX_ERROR);
@@ -240,12 +246,121 @@ static void test_sizes(void)
     bus_space_free(io);
 }
 
+/* Regions keep their address and attributes whatever else changes. */
+static void test_region_objects(void)
+{
+    struct bus_space *io = bus_space_new("io", 0x10000);
+    struct probe p[40] = {{0}};
+    struct bus_region_attrs attrs = {.owner = &p[0], .trace_id = 7,
+                                     .trap_cycles = 1234};
+    struct bus_region *first, *r;
+    GError *err = NULL;
+    uint64_t off, v;
+
+    first = bus_region_add(io, "first", 0x800, 8, &probe_ops, &p[0], &attrs,
+                           NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    /* More regions than any fixed table, below and above: the first one
+     * is still the same object, found by one lookup with its attributes. */
+    for (unsigned i = 1; i < 40; i++) {
+        CU_ASSERT_PTR_NOT_NULL(bus_region_add(io, "more",
+                                              i < 20 ? i * 16 : 0x1000 + i * 16,
+                                              8, &probe_ops, &p[i], NULL,
+                                              NULL));
+    }
+    CU_ASSERT_EQUAL(bus_region_count(io), 40);
+    r = bus_lookup(io, 0x803, &off);
+    CU_ASSERT_PTR_EQUAL(r, first);
+    CU_ASSERT_EQUAL(off, 3);
+    CU_ASSERT_PTR_EQUAL(r->attrs.owner, &p[0]);
+    CU_ASSERT_EQUAL(r->attrs.trace_id, 7);
+    CU_ASSERT_EQUAL(r->attrs.trap_cycles, 1234);
+    CU_ASSERT_EQUAL(bus_region_access(io, r, 2, 1, &v, false), MEM_TX_OK);
+    CU_ASSERT_EQUAL(v, 0x12);
+    CU_ASSERT_EQUAL(p[0].calls, 1);
+
+    /* Moving: the same object at the new place, nothing at the old. */
+    CU_ASSERT_TRUE(bus_region_move(io, first, 0x900, NULL));
+    CU_ASSERT_PTR_NULL(bus_lookup(io, 0x800, &off));
+    CU_ASSERT_PTR_EQUAL(bus_lookup(io, 0x904, &off), first);
+    CU_ASSERT_EQUAL(first->attrs.trace_id, 7);
+    /* A move onto another region fails and leaves it where it was. */
+    CU_ASSERT_FALSE(bus_region_move(io, first, 0x10, &err));
+    CU_ASSERT_TRUE(g_error_matches(err, BUS_ERROR, BUS_ERROR_OVERLAP));
+    g_clear_error(&err);
+    CU_ASSERT_PTR_EQUAL(bus_lookup(io, 0x900, &off), first);
+    CU_ASSERT_EQUAL(first->base, 0x900);
+
+    bus_region_remove(io, first);
+    CU_ASSERT_PTR_NULL(bus_lookup(io, 0x900, &off));
+    CU_ASSERT_EQUAL(bus_region_count(io), 39);
+    bus_space_free(io);
+}
+
+/* A device that removes or moves its own window from its callback, as a
+ * BAR write does; the region must stay valid until the callback returns
+ * (AddressSanitizer catches a use after free here). */
+struct self_mover {
+    struct bus_space *space;
+    struct bus_region *region;
+    bool move;
+    unsigned calls;
+};
+
+static enum mem_tx self_mover_write(void *opaque, uint64_t offset,
+                                    unsigned size, uint64_t val)
+{
+    struct self_mover *sm = opaque;
+
+    sm->calls++;
+    if (sm->move) {
+        CU_ASSERT_TRUE(bus_region_move(sm->space, sm->region, val, NULL));
+    } else {
+        bus_region_remove(sm->space, sm->region);
+    }
+    return MEM_TX_OK;
+}
+
+static const struct io_region_ops self_mover_ops = {
+    .read = probe_read,
+    .write = self_mover_write,
+    .impl = {1, 1},
+};
+
+static void test_region_removed_in_callback(void)
+{
+    struct bus_space *mmio = bus_space_new("mmio", 0);
+    struct self_mover sm = {.space = mmio};
+    uint64_t off;
+
+    /* A 2-byte write is split into two byte calls: the second runs
+     * after the first moved the region, on the same object. */
+    sm.move = true;
+    sm.region = bus_region_add(mmio, "bar", 0x1000, 0x100, &self_mover_ops,
+                               &sm, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sm.region);
+    CU_ASSERT_EQUAL(bus_write(mmio, 0x1000, 1, 0x2000), MEM_TX_OK);
+    CU_ASSERT_PTR_EQUAL(bus_lookup(mmio, 0x2000, &off), sm.region);
+    CU_ASSERT_PTR_NULL(bus_lookup(mmio, 0x1000, &off));
+
+    /* Removed by the first byte of a split write: the second byte hits
+     * nothing. */
+    sm.move = false;
+    CU_ASSERT_EQUAL(bus_write(mmio, 0x2000, 2, 0), MEM_TX_OK);
+    CU_ASSERT_EQUAL(sm.calls, 2);
+    CU_ASSERT_PTR_NULL(bus_lookup(mmio, 0x2000, &off));
+    CU_ASSERT_EQUAL(bus_region_count(mmio), 0);
+    bus_space_free(mmio);
+}
+
 static CU_TestInfo bus_port_tests[] = {
     {"overlapping registration is rejected", test_overlap_rejected},
     {"empty, wrapping and out-of-space regions", test_range_checked},
     {"lookup returns region and offset", test_lookup},
     {"unclaimed reads all-ones, writes dropped", test_unclaimed},
     {"valid sizes refused, impl sizes split", test_sizes},
+    {"regions are stable objects with attributes", test_region_objects},
+    {"a region removed by its own callback", test_region_removed_in_callback},
     CU_TEST_INFO_NULL,
 };
 

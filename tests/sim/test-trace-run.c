@@ -20,6 +20,18 @@ static char *trace_tmpdir(void)
     return g_dir_make_tmp("iovsim-trace-XXXXXX", NULL);
 }
 
+/* Removes @db, its -wal and -shm, and @dir. */
+static void trace_cleanup(const char *dir, const char *db)
+{
+    g_autofree char *wal = g_strconcat(db, "-wal", NULL);
+    g_autofree char *shm = g_strconcat(db, "-shm", NULL);
+
+    g_remove(db);
+    g_remove(wal);
+    g_remove(shm);
+    g_rmdir(dir);
+}
+
 /* Runs @program in @mode recording into @db at @level; returns the stop. */
 static enum sim_stop trace_run(const char *program, const char *mode,
                                const char *db, const char *level)
@@ -93,12 +105,7 @@ static void check_deterministic(const char *program, const char *mode,
     CU_ASSERT(na > 100);
     CU_ASSERT_EQUAL(na, nb);
     CU_ASSERT_STRING_EQUAL(a, b);
-    g_remove(db);
-    g_autofree char *wal = g_strconcat(db, "-wal", NULL);
-    g_autofree char *shm = g_strconcat(db, "-shm", NULL);
-    g_remove(wal);
-    g_remove(shm);
-    g_rmdir(dir);
+    trace_cleanup(dir, db);
 }
 
 /* Exits, injected timer interrupts and idle time: the same, twice. */
@@ -169,12 +176,93 @@ static void test_levels_same_time(void)
         CU_ASSERT_STRING_EQUAL(t, first);
     }
     sqlite3_close(sql);
-    g_remove(db);
-    g_autofree char *wal = g_strconcat(db, "-wal", NULL);
-    g_autofree char *shm = g_strconcat(db, "-shm", NULL);
-    g_remove(wal);
-    g_remove(shm);
-    g_rmdir(dir);
+    trace_cleanup(dir, db);
+}
+
+/*
+ * A VM exit is recorded at the time it happened and before the device
+ * accesses its handling caused: under hvm every access follows (by id)
+ * the exit that trapped it, inside [exit time, exit time + cost], and
+ * event times never go backwards.
+ */
+static void test_exit_before_its_accesses(void)
+{
+    g_autofree char *dir = trace_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "order.db", NULL);
+    sqlite3 *sql = NULL;
+    sqlite3_stmt *st = NULL;
+    long accesses = 0, bad = 0, backwards = 0;
+    int64_t exit_time = -1, exit_end = -1, last_time = -1;
+
+    CU_ASSERT_EQUAL(trace_run("build/workloads/guest/mmioforms-O1.elf",
+                              "hvm", db, "exits"),
+                    SIM_STOP_EXIT);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db, &sql, SQLITE_OPEN_READONLY,
+                                          NULL),
+                          SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(sql,
+                                             "SELECT kind, time, cost FROM "
+                                             "events WHERE run = 1 ORDER BY "
+                                             "id",
+                                             -1, &st, NULL),
+                          SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int kind = sqlite3_column_int(st, 0);
+        int64_t time = sqlite3_column_int64(st, 1);
+
+        backwards += time < last_time;
+        last_time = time;
+        if (kind == 0) {
+            exit_time = time;
+            exit_end = time + sqlite3_column_int64(st, 2);
+        } else if (kind >= 1 && kind <= 4) {
+            accesses++;
+            bad += exit_time < 0 || time < exit_time || time > exit_end;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(sql);
+    CU_ASSERT(accesses > 10);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(backwards, 0);
+    trace_cleanup(dir, db);
+}
+
+/* runs.git_version is the revision the binary was built from: what git
+ * says of the tree now, since make check builds first. */
+static void test_git_version_recorded(void)
+{
+    g_autofree char *dir = trace_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "version.db", NULL);
+    g_autofree char *out = NULL;
+    const char *argv[] = {"git", "describe", "--always", "--dirty", NULL};
+    int status = -1;
+    sqlite3 *sql = NULL;
+    sqlite3_stmt *st = NULL;
+
+    CU_ASSERT_EQUAL(trace_run("build/workloads/guest/hello-O2.elf", "native",
+                              db, "summary"),
+                    SIM_STOP_EXIT);
+    if (!g_spawn_sync(NULL, (char **)argv, NULL,
+                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                      NULL, &out, NULL, &status, NULL) ||
+        status != 0) {
+        g_free(out);
+        out = g_strdup("unknown");
+    }
+    g_strstrip(out);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db, &sql, SQLITE_OPEN_READONLY,
+                                          NULL),
+                          SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(sql,
+                                             "SELECT git_version FROM runs",
+                                             -1, &st, NULL),
+                          SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_step(st), SQLITE_ROW);
+    CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(st, 0), out);
+    sqlite3_finalize(st);
+    sqlite3_close(sql);
+    trace_cleanup(dir, db);
 }
 
 static void test_trace_config_errors(void)
@@ -233,6 +321,9 @@ static CU_TestInfo trace_run_tests[] = {
      test_deterministic_native},
     {"tracing never changes simulated time (hvm, every level)",
      test_levels_same_time},
+    {"an exit is recorded before the accesses it caused",
+     test_exit_before_its_accesses},
+    {"runs.git_version is the revision built", test_git_version_recorded},
     {"trace keys are validated", test_trace_config_errors},
     {"a foreign database is refused and left untouched",
      test_foreign_db_refused},
