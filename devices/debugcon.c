@@ -31,7 +31,7 @@ static enum mem_tx debugcon_write(void *opaque, uint64_t offset, unsigned size,
     struct debugcon *con = opaque;
     uint8_t byte = (uint8_t)val;
 
-    sim_machine_console_write(con->dev.machine, &byte, 1);
+    sim_vm_console_write(con->dev.vm, &byte, 1);
     return MEM_TX_OK;
 }
 
@@ -48,7 +48,7 @@ static bool debugcon_realize(struct dev *dev, const struct dev_config *cfg,
     struct debugcon *con = container_of(dev, struct debugcon, dev);
 
     con->base = cfg->io_base != 0 ? cfg->io_base : DEV_DEBUGCON_PORT;
-    return dev_region_add(dev, sim_machine_io(dev->machine), con->base, 1,
+    return dev_region_add(dev, sim_vm_io(dev->vm), con->base, 1,
                           &debugcon_ops, con, error) != NULL;
 }
 

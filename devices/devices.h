@@ -18,7 +18,7 @@
 
 #include "bus/bus.h"
 
-struct sim_machine;
+struct sim_vm;
 
 /* Guest ABI ports of the two built-in devices (README, "Guest ABI"). */
 #define DEV_DEBUGCON_PORT 0xE9
@@ -46,7 +46,7 @@ struct dev_config {
 
 struct dev {
     const struct dev_class *cls;
-    struct sim_machine *machine; /* borrowed: the machine owns the dev */
+    struct sim_vm *vm; /* borrowed: the VM owns the dev */
     char *id;
     uint32_t trace_id;
     uint32_t trap_cycles;
@@ -60,7 +60,7 @@ struct dev_class {
     size_t instance_size;    /* of the struct that embeds struct dev */
     /*
      * Claims the device's address windows and sets up its state.
-     * @dev->cls, ->machine and ->id are set.  On failure it must leave
+     * @dev->cls, ->vm and ->id are set.  On failure it must leave
      * nothing registered; destroy is not called.
      * Returns: true, or false with @error set.
      */
@@ -87,12 +87,12 @@ const struct dev_class *dev_class_at(size_t i);
 const struct dev_class *dev_class_find(const char *name);
 
 /*
- * Creates and realizes a device of class @class_name in @machine.
+ * Creates and realizes a device of class @class_name in @vm.
  * @cfg may be NULL (all defaults).
  * Returns: the device, owned by the caller (dev_free), or NULL with
  * @error set.
  */
-struct dev *dev_new(const char *class_name, struct sim_machine *machine,
+struct dev *dev_new(const char *class_name, struct sim_vm *vm,
                     const struct dev_config *cfg, GError **error);
 void dev_reset(struct dev *dev, enum dev_reset_kind kind);
 

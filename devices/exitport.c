@@ -36,7 +36,7 @@ static enum mem_tx exitport_write(void *opaque, uint64_t offset, unsigned size,
     if (offset != 0) {
         return MEM_TX_ERROR; /* 0xF5-0xF7: reserved, not the exit port */
     }
-    sim_machine_exit(ep->dev.machine, (uint32_t)val);
+    sim_vm_exit(ep->dev.vm, (uint32_t)val);
     return MEM_TX_OK;
 }
 
@@ -53,7 +53,7 @@ static bool exitport_realize(struct dev *dev, const struct dev_config *cfg,
     struct exitport *ep = container_of(dev, struct exitport, dev);
 
     ep->base = cfg->io_base != 0 ? cfg->io_base : DEV_EXITPORT_PORT;
-    return dev_region_add(dev, sim_machine_io(dev->machine), ep->base, 4,
+    return dev_region_add(dev, sim_vm_io(dev->vm), ep->base, 4,
                           &exitport_ops, ep, error) != NULL;
 }
 

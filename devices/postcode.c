@@ -53,7 +53,7 @@ static bool postcode_realize(struct dev *dev, const struct dev_config *cfg,
     struct postcode *pc = container_of(dev, struct postcode, dev);
 
     pc->base = cfg->io_base != 0 ? cfg->io_base : DEV_POSTCODE_PORT;
-    return dev_region_add(dev, sim_machine_io(dev->machine), pc->base, 4,
+    return dev_region_add(dev, sim_vm_io(dev->vm), pc->base, 4,
                           &postcode_ops, pc, error) != NULL;
 }
 

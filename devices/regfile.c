@@ -68,7 +68,7 @@ static bool regfile_realize(struct dev *dev, const struct dev_config *cfg,
     struct regfile *rf = container_of(dev, struct regfile, dev);
 
     rf->base = cfg->io_base != 0 ? cfg->io_base : DEV_REGFILE_BASE;
-    return dev_region_add(dev, sim_machine_mmio(dev->machine), rf->base,
+    return dev_region_add(dev, sim_vm_mmio(dev->vm), rf->base,
                           REGFILE_SIZE, &regfile_ops, rf, error) != NULL;
 }
 

@@ -55,7 +55,7 @@ static void dev_remove_regions(struct dev *dev)
     }
 }
 
-struct dev *dev_new(const char *class_name, struct sim_machine *machine,
+struct dev *dev_new(const char *class_name, struct sim_vm *vm,
                     const struct dev_config *cfg, GError **error)
 {
     static const struct dev_config defaults = {0};
@@ -73,7 +73,7 @@ struct dev *dev_new(const char *class_name, struct sim_machine *machine,
     g_assert(cls->instance_size >= sizeof(struct dev));
     dev = g_malloc0(cls->instance_size);
     dev->cls = cls;
-    dev->machine = machine;
+    dev->vm = vm;
     dev->id = g_strdup(cfg->id != NULL ? cfg->id : cls->name);
     dev->trace_id = cfg->trace_id;
     dev->trap_cycles = cfg->trap_cycles;

@@ -1,14 +1,14 @@
 /*
  * devices/timer.c: a programmable interval timer of iovsim's own, at ports
  * 0x440-0x44F, so guests can sleep (HLT until its interrupt) and measure
- * time on the machine's virtual clock.  Registers, 32-bit unless noted:
+ * time on the host's virtual clock.  Registers, 32-bit unless noted:
  *   0x0  delay in microseconds: a write arms the timer for that long from
  *        now (0 disarms it); reads return the last value written
  *   0x4  (8-bit) interrupt vector, 16..255, default 0x20
  *   0x8  (read-only) number of expirations so far
  *   0xC  period in microseconds: non-zero re-arms the timer at each
  *        expiry; 0 makes it one-shot
- * On expiry it raises its vector at the vCPU (sim_machine_raise_irq).
+ * On expiry it raises its vector at the vCPU (sim_vm_raise_irq).
  */
 #include "sim/common.h"
 
@@ -37,43 +37,44 @@ static void timer_schedule(struct timer *t, uint64_t when);
  * busy guest could not take in time are still counted (and their
  * interrupts merge into the pending one).
  */
-static void timer_expire(struct sim_machine *m, void *opaque)
+static void timer_expire(void *opaque)
 {
     struct timer *t = opaque;
+    struct sim_vm *vm = t->dev.vm;
 
     t->event = 0;
     t->count++;
-    sim_machine_raise_irq(m, t->vector);
+    sim_vm_raise_irq(vm, t->vector);
     if (t->period_us != 0) {
-        timer_schedule(t, t->due + sim_machine_us_to_cycles(m, t->period_us));
+        timer_schedule(t, t->due + sim_vm_us_to_cycles(vm, t->period_us));
     }
 }
 
 static void timer_schedule(struct timer *t, uint64_t when)
 {
-    struct sim_machine *m = t->dev.machine;
+    struct sim_vm *vm = t->dev.vm;
 
     if (t->event != 0) {
-        sim_machine_unschedule(m, t->event);
+        sim_vm_unschedule(vm, t->event);
         t->event = 0;
     }
     t->due = when;
-    t->event = sim_machine_schedule(m, when, timer_expire, t);
+    t->event = sim_vm_schedule(vm, when, timer_expire, t);
 }
 
 /* Arms the timer @us microseconds from now (0 disarms it). */
 static void timer_arm(struct timer *t, uint32_t us)
 {
-    struct sim_machine *m = t->dev.machine;
+    struct sim_vm *vm = t->dev.vm;
 
     if (us == 0) {
         if (t->event != 0) {
-            sim_machine_unschedule(m, t->event);
+            sim_vm_unschedule(vm, t->event);
             t->event = 0;
         }
         return;
     }
-    timer_schedule(t, sim_machine_now(m) + sim_machine_us_to_cycles(m, us));
+    timer_schedule(t, sim_vm_now(vm) + sim_vm_us_to_cycles(vm, us));
 }
 
 static enum mem_tx timer_read(void *opaque, uint64_t offset, unsigned size,
@@ -137,7 +138,7 @@ static bool timer_realize(struct dev *dev, const struct dev_config *cfg,
 
     t->base = cfg->io_base != 0 ? cfg->io_base : DEV_TIMER_PORT;
     t->vector = TIMER_DEFAULT_VECTOR;
-    return dev_region_add(dev, sim_machine_io(dev->machine), t->base, 16,
+    return dev_region_add(dev, sim_vm_io(dev->vm), t->base, 16,
                           &timer_ops, t, error) != NULL;
 }
 

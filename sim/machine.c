@@ -1,10 +1,11 @@
 /*
- * sim/machine.c: building and tearing down a struct sim_machine, and the
- * struct cpu_env_ops that connects the CPU to it (STYLE rule 8): RAM
- * pages by host pointer, port I/O through the "io" bus space, other
- * physical accesses through the "mmio" space (empty for now, so they read
- * all-ones and drop writes, counted).  The start-up order is written down
- * in sim_machine_new() and the device list in machine_devices[].
+ * sim/machine.c: building and tearing down the host (struct sim_machine),
+ * its VMs and their vCPUs, and the struct cpu_env_ops that connects each
+ * vCPU's CPU to its VM (STYLE rule 8): RAM pages by host pointer, port
+ * I/O through the VM's "io" bus space, other physical accesses through
+ * its "mmio" space (unclaimed ones read all-ones and drop writes,
+ * counted).  The start-up order is written down in sim_machine_new() and
+ * the device list in machine_devices[].
  */
 #include "sim/common.h"
 
@@ -51,7 +52,8 @@ static const struct {
 /* Machine-physical pages: under hvm, guest RAM sits at guest_base. */
 static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
 {
-    struct sim_machine *m = opaque;
+    struct sim_vcpu *v = opaque;
+    struct sim_machine *m = v->vm->host;
 
     if (pa >= m->mem_size) {
         return NULL;
@@ -62,22 +64,25 @@ static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
 /* ---- Tracing ---- */
 
 /* One device access, at the level its kind has (traces/events.def). */
-static void trace_access_record(struct sim_machine *m,
+static void trace_access_record(struct sim_vcpu *v,
                                 enum trace_event_kind kind,
                                 const struct bus_region *r, uint64_t addr,
                                 unsigned size, uint64_t value)
 {
+    struct sim_machine *m = v->vm->host;
     struct trace_event ev = {0};
 
     if (!trace_wants(m->trace, kind)) {
         return;
     }
-    ev.time = cpu_cycles(m->cpu);
+    ev.time = cpu_cycles(v->cpu);
+    ev.vm = v->vm->id;
+    ev.vcpu = v->index;
     ev.kind = kind;
     ev.addr = addr;
     ev.size = size;
     ev.value = value;
-    ev.rip = cpu_rip(m->cpu);
+    ev.rip = cpu_rip(v->cpu);
     ev.device = r != NULL ? r->attrs.trace_id : 0;
     if (m->trace_deferring) {
         g_array_append_val(m->trace_deferred, ev);
@@ -87,19 +92,20 @@ static void trace_access_record(struct sim_machine *m,
 }
 
 /* Untraced runs pay one test per access. */
-static inline void trace_access(struct sim_machine *m,
+static inline void trace_access(struct sim_vcpu *v,
                                 enum trace_event_kind kind,
                                 const struct bus_region *r, uint64_t addr,
                                 unsigned size, uint64_t value)
 {
-    if (SIM_UNLIKELY(m->trace != NULL)) {
-        trace_access_record(m, kind, r, addr, size, value);
+    if (SIM_UNLIKELY(v->vm->host->trace != NULL)) {
+        trace_access_record(v, kind, r, addr, size, value);
     }
 }
 
-void sim_trace_exit(struct sim_machine *m, uint64_t time, unsigned reason,
+void sim_trace_exit(struct sim_vcpu *v, uint64_t time, unsigned reason,
                     uint64_t addr, unsigned size, uint64_t cost)
 {
+    struct sim_machine *m = v->vm->host;
     struct trace_event ev = {0};
 
     m->trace_deferring = false;
@@ -107,18 +113,20 @@ void sim_trace_exit(struct sim_machine *m, uint64_t time, unsigned reason,
         goto deferred;
     }
     ev.time = time;
+    ev.vm = v->vm->id;
+    ev.vcpu = v->index;
     ev.kind = TRACE_EVENT_VMEXIT;
     ev.exit_reason = (uint16_t)reason;
     ev.addr = addr;
     ev.size = size;
-    ev.value = m->vmm.exit.qualification;
+    ev.value = v->exit.qualification;
     ev.cost = cost;
-    ev.rip = m->vmm.exit.guest_rip;
+    ev.rip = v->exit.guest_rip;
     if (m->cfg->trace_level >= TRACE_LEVEL_FULL) {
         /* The exiting instruction's bytes, as many as can be read, read
          * without side effects: tracing never changes simulated time. */
         ev.insn_len =
-            (uint8_t)cpu_guest_linear_peek(m->cpu, ev.rip, ev.insn, 15);
+            (uint8_t)cpu_guest_linear_peek(v->cpu, ev.rip, ev.insn, 15);
     }
     trace_event(m->trace, &ev);
 deferred:
@@ -153,11 +161,13 @@ static bool machine_trace_begin(struct sim_machine *m, GError **error)
     if (m->trace_run == 0) {
         return false;
     }
-    for (guint i = 0; i < m->devices->len; i++) {
-        struct dev *dev = g_ptr_array_index(m->devices, i);
+    for (unsigned i = 0; i < m->nvms; i++) {
+        for (guint d = 0; d < m->vms[i]->devices->len; d++) {
+            struct dev *dev = g_ptr_array_index(m->vms[i]->devices, d);
 
-        if (!trace_device_add(m->trace, i + 1, dev->id, error)) {
-            return false;
+            if (!trace_device_add(m->trace, dev->trace_id, dev->id, error)) {
+                return false;
+            }
         }
     }
     return true;
@@ -193,7 +203,7 @@ void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
          * raised. */
         struct cpu_stats cs;
 
-        cpu_get_stats(m->cpu, &cs);
+        cpu_get_stats(m->clock->cpu, &cs);
         if (ok) {
             ok = trace_counter(m->trace, m->trace_run, 0, "irq:raised", 0,
                                cs.irq_raised, &err);
@@ -235,22 +245,22 @@ const GError *sim_machine_trace_error(const struct sim_machine *m)
 
 /* ---- Device accesses ---- */
 
-uint64_t sim_device_access(struct sim_machine *m, enum trace_event_kind kind,
+uint64_t sim_device_access(struct sim_vcpu *v, enum trace_event_kind kind,
                            uint64_t addr, unsigned size, uint64_t val,
                            bool trapped)
 {
     bool mmio = kind == TRACE_EVENT_MMIO_READ || kind == TRACE_EVENT_MMIO_WRITE;
     bool write = kind == TRACE_EVENT_IO_WRITE || kind == TRACE_EVENT_MMIO_WRITE;
-    struct bus_space *space = mmio ? m->mmio : m->io;
+    struct bus_space *space = mmio ? v->vm->mmio : v->vm->io;
     uint64_t offset;
     struct bus_region *r = bus_lookup(space, addr, &offset);
 
     if (trapped && r != NULL) {
-        sim_charge(m, SIM_BUCKET_DEVICE_MODEL, r->attrs.trap_cycles);
+        sim_charge(v, SIM_BUCKET_DEVICE_MODEL, r->attrs.trap_cycles);
     }
     /* A refused access reads all-ones and is counted by the bus. */
     bus_region_access(space, r, offset, size, &val, write);
-    trace_access(m, kind, r, addr, size, val);
+    trace_access(v, kind, r, addr, size, val);
     return val;
 }
 
@@ -259,20 +269,19 @@ uint64_t sim_device_access(struct sim_machine *m, enum trace_event_kind kind,
 static enum cpu_status machine_mmio_read(void *opaque, uint64_t pa,
                                          unsigned size, uint64_t *val)
 {
-    struct sim_machine *m = opaque;
+    struct sim_vcpu *v = opaque;
 
-    *val = sim_device_access(m, TRACE_EVENT_MMIO_READ, pa, size, 0,
-                             m->vmm.emulating);
+    *val = sim_device_access(v, TRACE_EVENT_MMIO_READ, pa, size, 0,
+                             v->emulating);
     return CPU_OK;
 }
 
 static enum cpu_status machine_mmio_write(void *opaque, uint64_t pa,
                                           unsigned size, uint64_t val)
 {
-    struct sim_machine *m = opaque;
+    struct sim_vcpu *v = opaque;
 
-    sim_device_access(m, TRACE_EVENT_MMIO_WRITE, pa, size, val,
-                      m->vmm.emulating);
+    sim_device_access(v, TRACE_EVENT_MMIO_WRITE, pa, size, val, v->emulating);
     return CPU_OK;
 }
 
@@ -287,10 +296,10 @@ static enum cpu_status machine_io_in(void *opaque, uint16_t port,
 static enum cpu_status machine_io_out(void *opaque, uint16_t port,
                                       unsigned size, uint32_t val)
 {
-    struct sim_machine *m = opaque;
+    struct sim_vcpu *v = opaque;
 
-    sim_device_access(m, TRACE_EVENT_IO_WRITE, port, size, val, false);
-    return m->exited ? CPU_STOP : CPU_OK;
+    sim_device_access(v, TRACE_EVENT_IO_WRITE, port, size, val, false);
+    return v->vm->exited ? CPU_STOP : CPU_OK;
 }
 
 static const struct cpu_env_ops machine_env_ops = {
@@ -310,57 +319,139 @@ static uint32_t machine_trap_cycles(const struct sim_machine *m, const char *id)
     for (unsigned i = 0; i < SIM_NPLACED_DEVICES; i++) {
         if (strcmp(id, sim_placed_device(i)) == 0 &&
             m->cfg->placement[i] == SIM_PLACE_USERSPACE) {
-            return m->cfg->profile.vmx[SIM_VMX_USERSPACE_TRIP];
+            return sim_vmx_cost(m, SIM_VMX_USERSPACE_TRIP);
         }
     }
     return 0;
 }
 
-static bool machine_add_devices(struct sim_machine *m, GError **error)
+/* The VM's devices; trace ids are numbered across the host from 1. */
+static bool vm_add_devices(struct sim_vm *vm, uint32_t *next_trace_id,
+                           GError **error)
 {
     for (size_t i = 0; i < SIM_ARRAY_SIZE(machine_devices); i++) {
         struct dev_config cfg = machine_devices[i].cfg;
         struct dev *dev;
 
-        /* Trace ids follow the device list (machine_trace_begin). */
-        cfg.trace_id = (uint32_t)i + 1;
-        if (m->cfg->mode == SIM_MODE_HVM) {
-            cfg.trap_cycles = machine_trap_cycles(m, cfg.id);
+        cfg.trace_id = (*next_trace_id)++;
+        if (vm->mode == SIM_MODE_HVM) {
+            cfg.trap_cycles = machine_trap_cycles(vm->host, cfg.id);
         }
-        dev = dev_new(machine_devices[i].cls, m, &cfg, error);
+        dev = dev_new(machine_devices[i].cls, vm, &cfg, error);
         if (dev == NULL) {
             return false;
         }
-        g_ptr_array_add(m->devices, dev);
+        g_ptr_array_add(vm->devices, dev);
     }
     return true;
 }
 
-static bool machine_load_guest(struct sim_machine *m, GError **error)
+/* The guest program and its page tables in the VM's RAM; @v (the first
+ * vCPU) left at the entry as the guest ABI says. */
+static bool vm_load_guest(struct sim_vm *vm, struct sim_vcpu *v,
+                          const char *program, GError **error)
 {
-    const struct sim_config *cfg = m->cfg;
-
-    if (!sim_guest_build_page_tables(m->ram, m->ram_size, &m->pt_base, error)) {
+    if (!sim_guest_build_page_tables(vm->ram, vm->ram_size, &vm->pt_base,
+                                     error)) {
         return false;
     }
-    if (!sim_elf_load(cfg->program, m->ram, m->ram_size, m->pt_base, &m->image,
+    if (!sim_elf_load(program, vm->ram, vm->ram_size, vm->pt_base, &vm->image,
                       error)) {
         return false;
     }
     /* Both were written behind the CPU's back (cpu.h); the CPU keys its
      * decoded code by machine-physical address. */
-    for (size_t i = 0; i < m->image.nsegments; i++) {
-        cpu_invalidate_phys(m->cpu, m->guest_base + m->image.segments[i].paddr,
-                            m->image.segments[i].memsz);
+    for (size_t i = 0; i < vm->image.nsegments; i++) {
+        cpu_invalidate_phys(v->cpu,
+                            vm->guest_base + vm->image.segments[i].paddr,
+                            vm->image.segments[i].memsz);
     }
-    cpu_invalidate_phys(m->cpu, m->guest_base + m->pt_base,
-                        m->ram_size - m->pt_base);
+    cpu_invalidate_phys(v->cpu, vm->guest_base + vm->pt_base,
+                        vm->ram_size - vm->pt_base);
 
     /* The guest ABI (README, "Guest ABI"). */
-    cpu_reset_long_mode(m->cpu, m->pt_base, m->image.entry, m->pt_base);
-    cpu_set_gpr(m->cpu, CPU_RDI, m->ram_size);
-    cpu_set_gpr(m->cpu, CPU_RSI, m->pt_base);
+    cpu_reset_long_mode(v->cpu, vm->pt_base, vm->image.entry, vm->pt_base);
+    cpu_set_gpr(v->cpu, CPU_RDI, vm->ram_size);
+    cpu_set_gpr(v->cpu, CPU_RSI, vm->pt_base);
     return true;
+}
+
+static struct sim_vcpu *vcpu_new(struct sim_vm *vm, unsigned index)
+{
+    const struct sim_config *cfg = vm->host->cfg;
+    struct sim_vcpu *v = g_new0(struct sim_vcpu, 1);
+
+    v->vm = vm;
+    v->index = index;
+    v->cpu = cpu_new(&machine_env_ops, v);
+    cpu_set_costs(v->cpu, cfg->profile.costs);
+    cpu_set_tsc_rate(v->cpu, cfg->tsc_mhz, cfg->profile.freq_mhz);
+    return v;
+}
+
+static void vcpu_free(struct sim_vcpu *v)
+{
+    if (v->vmcs != NULL) {
+        sim_vmm_vcpu_destroy(v);
+    }
+    cpu_free(v->cpu);
+    g_free(v);
+}
+
+/*
+ * VM @id of the host, its RAM at machine-physical @guest_base, with one
+ * vCPU at the program's entry.  Returns: the VM (vm_free), set up, or
+ * with @error set and only partly set up.
+ */
+static struct sim_vm *vm_new(struct sim_machine *m, unsigned id,
+                             uint64_t guest_base, uint32_t *next_trace_id,
+                             GError **error)
+{
+    const struct sim_config *cfg = m->cfg;
+    struct sim_vm *vm = g_new0(struct sim_vm, 1);
+
+    vm->host = m;
+    vm->id = id;
+    vm->mode = cfg->mode;
+    vm->guest_base = guest_base;
+    vm->ram = m->mem + guest_base;
+    vm->ram_size = cfg->memory;
+    vm->io = bus_space_new("io", 0x10000);
+    vm->mmio = bus_space_new("mmio", 0);
+    vm->devices = g_ptr_array_new();
+    vm->console = g_string_new(NULL);
+    vm->nvcpus = 1;
+    vm->vcpus = g_new0(struct sim_vcpu *, vm->nvcpus);
+    vm->vcpus[0] = vcpu_new(vm, 0);
+    if (vm_add_devices(vm, next_trace_id, error) &&
+        vm_load_guest(vm, vm->vcpus[0], cfg->program, error) &&
+        vm->mode == SIM_MODE_HVM && sim_vmm_vm_init(vm, error)) {
+        sim_vmm_vcpu_init(vm->vcpus[0], error);
+    }
+    return vm;
+}
+
+static void vm_free(struct sim_vm *vm)
+{
+    /* Reverse start-up order: devices leave the buses before they go. */
+    for (size_t i = vm->devices->len; i > 0; i--) {
+        dev_free(g_ptr_array_index(vm->devices, i - 1));
+    }
+    g_ptr_array_free(vm->devices, TRUE);
+    if (vm->mode == SIM_MODE_HVM) {
+        sim_vmm_vm_destroy(vm);
+    }
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        if (vm->vcpus[i] != NULL) {
+            vcpu_free(vm->vcpus[i]);
+        }
+    }
+    g_free(vm->vcpus);
+    bus_space_free(vm->mmio);
+    bus_space_free(vm->io);
+    sim_elf_image_clear(&vm->image);
+    g_string_free(vm->console, TRUE);
+    g_free(vm);
 }
 
 static uint64_t machine_time_to_cycles(uint64_t ns, uint32_t freq_mhz)
@@ -376,11 +467,12 @@ static uint64_t machine_time_to_cycles(uint64_t ns, uint32_t freq_mhz)
 struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
 {
     struct sim_machine *m = g_new0(struct sim_machine, 1);
+    uint64_t guest_base = cfg->mode == SIM_MODE_HVM ? cfg->guest_base : 0;
+    uint32_t next_trace_id = 1;
+    GError *err = NULL;
 
     m->cfg = cfg;
-    m->devices = g_ptr_array_new();
     m->trace_deferred = g_array_new(false, false, sizeof(struct trace_event));
-    m->console = g_string_new(NULL);
     if (cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
         cfg->memory % SIM_RAM_GRANULE != 0) {
         g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
@@ -389,9 +481,11 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
                     cfg->memory);
         goto fail;
     }
-    m->ram_size = cfg->memory;
-    m->guest_base = cfg->mode == SIM_MODE_HVM ? cfg->guest_base : 0;
-    m->mem_size = m->guest_base + m->ram_size;
+    /* Machine memory: the VMM's pages from 1 MiB up to the first VM's
+     * RAM (hvm), then the VM's RAM. */
+    m->mem_size = guest_base + cfg->memory;
+    m->page_next = SIM_VMM_PAGES_START;
+    m->page_end = guest_base;
     /* Anonymous memory: pages the guest never touches cost nothing. */
     m->mem = mmap(NULL, m->mem_size, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -402,16 +496,12 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
                     m->mem_size >> 20);
         goto fail;
     }
-    m->ram = m->mem + m->guest_base;
-    m->io = bus_space_new("io", 0x10000);
-    m->mmio = bus_space_new("mmio", 0);
-    m->cpu = cpu_new(&machine_env_ops, m);
-    cpu_set_costs(m->cpu, cfg->profile.costs);
-    cpu_set_tsc_rate(m->cpu, cfg->tsc_mhz, cfg->profile.freq_mhz);
-    if (!machine_add_devices(m, error) || !machine_load_guest(m, error)) {
-        goto fail;
-    }
-    if (cfg->mode == SIM_MODE_HVM && !sim_vmm_init(m, error)) {
+    m->nvms = 1;
+    m->vms = g_new0(struct sim_vm *, m->nvms);
+    m->vms[0] = vm_new(m, 0, guest_base, &next_trace_id, &err);
+    m->clock = m->vms[0]->vcpus[0];
+    if (err != NULL) {
+        g_propagate_error(error, err);
         goto fail;
     }
     if (!machine_trace_begin(m, error)) {
@@ -431,14 +521,6 @@ void sim_machine_free(struct sim_machine *m)
     if (m == NULL) {
         return;
     }
-    /* Reverse start-up order: devices leave the buses before they go. */
-    for (size_t i = m->devices->len; i > 0; i--) {
-        dev_free(g_ptr_array_index(m->devices, i - 1));
-    }
-    g_ptr_array_free(m->devices, TRUE);
-    if (m->trace_deferred != NULL) {
-        g_array_free(m->trace_deferred, TRUE);
-    }
     if (m->trace != NULL) {
         g_autoptr(GError) err = NULL;
 
@@ -446,103 +528,110 @@ void sim_machine_free(struct sim_machine *m)
             fprintf(stderr, "iovsim: warning: trace: %s\n", err->message);
         }
     }
-    if (m->cfg != NULL && m->cfg->mode == SIM_MODE_HVM) {
-        sim_vmm_destroy(m);
+    for (unsigned i = m->nvms; i > 0; i--) {
+        if (m->vms[i - 1] != NULL) {
+            vm_free(m->vms[i - 1]);
+        }
     }
-    if (m->cpu != NULL) {
-        cpu_free(m->cpu);
-    }
-    bus_space_free(m->mmio);
-    bus_space_free(m->io);
+    g_free(m->vms);
     if (m->mem != NULL) {
         munmap(m->mem, m->mem_size);
     }
     sim_sched_free(m);
-    sim_elf_image_clear(&m->image);
+    g_array_free(m->trace_deferred, TRUE);
     g_clear_error(&m->trace_error);
-    g_string_free(m->console, TRUE);
     sim_config_free(m->cfg);
     g_free(m);
 }
 
 /* ---- What devices call ---- */
 
-struct bus_space *sim_machine_io(struct sim_machine *m)
+struct bus_space *sim_vm_io(struct sim_vm *vm)
 {
-    return m->io;
+    return vm->io;
 }
 
-struct bus_space *sim_machine_mmio(struct sim_machine *m)
+struct bus_space *sim_vm_mmio(struct sim_vm *vm)
 {
-    return m->mmio;
+    return vm->mmio;
 }
 
-void sim_machine_console_write(struct sim_machine *m, const void *buf,
-                               size_t len)
+void sim_vm_console_write(struct sim_vm *vm, const void *buf, size_t len)
 {
-    size_t room = SIM_CONSOLE_MAX - m->console->len;
+    size_t room = SIM_CONSOLE_MAX - vm->console->len;
     size_t keep = len < room ? len : room;
 
-    g_string_append_len(m->console, buf, (gssize)keep);
-    m->console_bytes += len;
-    m->console_dropped += len - keep;
-    if (m->console_sink != NULL) {
+    g_string_append_len(vm->console, buf, (gssize)keep);
+    vm->console_bytes += len;
+    vm->console_dropped += len - keep;
+    if (vm->console_sink != NULL) {
         /* A lost write is kept for the end of the run: output is a result. */
         errno = 0;
-        if ((fwrite(buf, 1, len, m->console_sink) != len ||
+        if ((fwrite(buf, 1, len, vm->console_sink) != len ||
              (memchr(buf, '\n', len) != NULL &&
-              fflush(m->console_sink) != 0)) &&
-            m->console_errno == 0) {
-            m->console_errno = errno != 0 ? errno : EIO;
+              fflush(vm->console_sink) != 0)) &&
+            vm->console_errno == 0) {
+            vm->console_errno = errno != 0 ? errno : EIO;
         }
     }
 }
 
-void sim_machine_exit(struct sim_machine *m, uint32_t status)
+void sim_vm_exit(struct sim_vm *vm, uint32_t status)
 {
-    m->exited = true;
-    m->exit_status = status;
+    vm->exited = true;
+    vm->exit_status = status;
 }
 
-uint64_t sim_machine_now(const struct sim_machine *m)
+uint64_t sim_vm_now(const struct sim_vm *vm)
 {
-    return cpu_cycles(m->cpu);
+    return sim_host_now(vm->host);
 }
 
-uint64_t sim_machine_us_to_cycles(const struct sim_machine *m, uint64_t us)
+uint64_t sim_vm_us_to_cycles(const struct sim_vm *vm, uint64_t us)
 {
-    return us * m->cfg->profile.freq_mhz;
+    return us * vm->host->cfg->profile.freq_mhz;
 }
 
-void sim_machine_raise_irq(struct sim_machine *m, unsigned vector)
+void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector)
 {
-    cpu_raise_interrupt(m->cpu, vector);
+    cpu_raise_interrupt(vm->vcpus[0]->cpu, vector);
 }
 
 /* ---- Accessors ---- */
 
+unsigned sim_machine_vm_count(const struct sim_machine *m)
+{
+    return m->nvms;
+}
+
+struct sim_vm *sim_machine_vm(struct sim_machine *m, unsigned i)
+{
+    g_assert(i < m->nvms);
+    return m->vms[i];
+}
+
 void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink)
 {
-    m->console_sink = sink;
-    m->console_errno = 0;
+    m->vms[0]->console_sink = sink;
+    m->vms[0]->console_errno = 0;
 }
 
 int sim_machine_console_errno(const struct sim_machine *m)
 {
-    return m->console_errno;
+    return m->vms[0]->console_errno;
 }
 
 const char *sim_machine_console(const struct sim_machine *m, size_t *len)
 {
     if (len != NULL) {
-        *len = m->console->len;
+        *len = m->vms[0]->console->len;
     }
-    return m->console->str;
+    return m->vms[0]->console->str;
 }
 
 struct cpu *sim_machine_cpu(struct sim_machine *m)
 {
-    return m->cpu;
+    return m->vms[0]->vcpus[0]->cpu;
 }
 
 const struct sim_config *sim_machine_config(const struct sim_machine *m)
@@ -552,8 +641,8 @@ const struct sim_config *sim_machine_config(const struct sim_machine *m)
 
 uint8_t *sim_machine_ram(struct sim_machine *m, uint64_t *size)
 {
-    *size = m->ram_size;
-    return m->ram;
+    *size = m->vms[0]->ram_size;
+    return m->vms[0]->ram;
 }
 
 uint8_t *sim_machine_memory(struct sim_machine *m, uint64_t *size)
@@ -565,24 +654,26 @@ uint8_t *sim_machine_memory(struct sim_machine *m, uint64_t *size)
 void sim_machine_guest_regs(const struct sim_machine *m,
                             struct sim_guest_regs *out)
 {
+    const struct sim_vcpu *v = m->vms[0]->vcpus[0];
+
     for (unsigned i = 0; i < CPU_NGPR; i++) {
-        out->gpr[i] = cpu_gpr(m->cpu, i);
+        out->gpr[i] = cpu_gpr(v->cpu, i);
     }
-    out->rip = cpu_rip(m->cpu);
-    out->rflags = cpu_rflags(m->cpu);
-    if (m->cfg->mode == SIM_MODE_HVM) {
-        out->gpr[CPU_RSP] = vmx_vmcs_field(m->vmm.vmcs, VMCS_GUEST_RSP);
-        out->rip = vmx_vmcs_field(m->vmm.vmcs, VMCS_GUEST_RIP);
-        out->rflags = vmx_vmcs_field(m->vmm.vmcs, VMCS_GUEST_RFLAGS);
+    out->rip = cpu_rip(v->cpu);
+    out->rflags = cpu_rflags(v->cpu);
+    if (v->vmcs != NULL) {
+        out->gpr[CPU_RSP] = vmx_vmcs_field(v->vmcs, VMCS_GUEST_RSP);
+        out->rip = vmx_vmcs_field(v->vmcs, VMCS_GUEST_RIP);
+        out->rflags = vmx_vmcs_field(v->vmcs, VMCS_GUEST_RFLAGS);
     }
 }
 
 bool sim_machine_exit_status(const struct sim_machine *m, uint32_t *status)
 {
-    if (m->exited) {
-        *status = m->exit_status;
+    if (m->vms[0]->exited) {
+        *status = m->vms[0]->exit_status;
     }
-    return m->exited;
+    return m->vms[0]->exited;
 }
 
 /* The process's peak resident set (VmHWM in /proc/self/status), bytes. */
@@ -606,11 +697,11 @@ static uint64_t machine_peak_rss(void)
  * Guest RAM pages the host has made resident (mincore): untouched guest
  * memory costs nothing, so "simulator memory" is the rest of the RSS.
  */
-static uint64_t machine_ram_resident(const struct sim_machine *m)
+static uint64_t machine_ram_resident(const struct sim_vm *vm)
 {
     long psz = sysconf(_SC_PAGESIZE);
-    uintptr_t start = (uintptr_t)m->ram & ~(uintptr_t)(psz - 1);
-    uintptr_t end = (uintptr_t)m->ram + m->ram_size;
+    uintptr_t start = (uintptr_t)vm->ram & ~(uintptr_t)(psz - 1);
+    uintptr_t end = (uintptr_t)vm->ram + vm->ram_size;
     size_t npages = (end - start + (size_t)psz - 1) / (size_t)psz;
     g_autofree unsigned char *vec = g_try_malloc(npages);
     uint64_t n = 0;
@@ -624,32 +715,59 @@ static uint64_t machine_ram_resident(const struct sim_machine *m)
     return n * (uint64_t)psz;
 }
 
+/* Adds the statistics of @vm (its vCPUs' and its own) to @out. */
+static void vm_add_stats(const struct sim_vm *vm, struct sim_stats *out)
+{
+    struct bus_stats io, mmio;
+
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        const struct sim_vcpu *v = vm->vcpus[i];
+        uint64_t guest = cpu_cycles(v->cpu);
+
+        out->instructions += cpu_icount(v->cpu);
+        for (unsigned b = 1; b < SIM_NBUCKETS; b++) {
+            out->buckets[b] += v->buckets[b];
+            guest -= v->buckets[b];
+        }
+        out->buckets[SIM_BUCKET_GUEST] += guest;
+    }
+    out->console_bytes += vm->console_bytes;
+    out->console_dropped += vm->console_dropped;
+    bus_get_stats(vm->io, &io);
+    bus_get_stats(vm->mmio, &mmio);
+    out->io.reads += io.reads;
+    out->io.writes += io.writes;
+    out->io.unclaimed_reads += io.unclaimed_reads;
+    out->io.unclaimed_writes += io.unclaimed_writes;
+    out->io.errors += io.errors;
+    out->mmio.reads += mmio.reads;
+    out->mmio.writes += mmio.writes;
+    out->mmio.unclaimed_reads += mmio.unclaimed_reads;
+    out->mmio.unclaimed_writes += mmio.unclaimed_writes;
+    out->mmio.errors += mmio.errors;
+    out->ram_resident += machine_ram_resident(vm);
+    for (unsigned r = 0; r < SIM_NEXIT_REASONS; r++) {
+        out->exits[r] += vm->exits[r];
+        out->exit_cycles[r] += vm->exit_cycles[r];
+    }
+}
+
 void sim_machine_get_stats(const struct sim_machine *m, struct sim_stats *out)
 {
     uint32_t freq = m->cfg->profile.freq_mhz;
 
+    G_STATIC_ASSERT(SIM_NBUCKETS == G_N_ELEMENTS(out->buckets));
+    G_STATIC_ASSERT(SIM_NEXIT_REASONS == G_N_ELEMENTS(out->exits));
     memset(out, 0, sizeof(*out));
-    out->instructions = cpu_icount(m->cpu);
-    out->cycles = cpu_cycles(m->cpu);
+    for (unsigned i = 0; i < m->nvms; i++) {
+        vm_add_stats(m->vms[i], out);
+    }
+    out->cycles = sim_host_now(m);
     out->sim_time_ns =
         freq == 0 ? 0
                   : (uint64_t)((unsigned __int128)out->cycles * 1000 / freq);
     out->host_ns = m->host_ns;
-    out->console_bytes = m->console_bytes;
-    out->console_dropped = m->console_dropped;
-    bus_get_stats(m->io, &out->io);
-    bus_get_stats(m->mmio, &out->mmio);
     out->host_peak_rss = machine_peak_rss();
-    out->ram_resident = machine_ram_resident(m);
-    G_STATIC_ASSERT(SIM_NBUCKETS == G_N_ELEMENTS(out->buckets));
-    G_STATIC_ASSERT(SIM_NEXIT_REASONS == G_N_ELEMENTS(out->exits));
-    memcpy(out->buckets, m->buckets, sizeof(out->buckets));
-    out->buckets[SIM_BUCKET_GUEST] = out->cycles;
-    for (unsigned b = 1; b < SIM_NBUCKETS; b++) {
-        out->buckets[SIM_BUCKET_GUEST] -= m->buckets[b];
-    }
-    memcpy(out->exits, m->vmm.exits, sizeof(out->exits));
-    memcpy(out->exit_cycles, m->vmm.exit_cycles, sizeof(out->exit_cycles));
 }
 
 const char *sim_bucket_name(unsigned bucket)

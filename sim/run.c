@@ -30,15 +30,17 @@ static uint64_t run_now_ns(void)
 static bool run_check(struct sim_machine *m, uint64_t *budget,
                       enum sim_stop *stop)
 {
+    struct sim_vcpu *v = m->clock;
+    struct sim_vm *vm = v->vm;
     uint64_t limit = m->cfg->limit_instructions;
-    uint64_t icount = cpu_icount(m->cpu);
-    uint64_t cycles = cpu_cycles(m->cpu);
+    uint64_t icount = cpu_icount(v->cpu);
+    uint64_t cycles = cpu_cycles(v->cpu);
 
     if (m->stop_requested) {
         *stop = SIM_STOP_INTERRUPTED;
         return true;
     }
-    if (m->exited) {
+    if (vm->exited) {
         *stop = SIM_STOP_EXIT;
         return true;
     }
@@ -82,16 +84,18 @@ static bool run_check(struct sim_machine *m, uint64_t *budget,
  */
 static bool run_idle(struct sim_machine *m, enum sim_stop *stop)
 {
-    uint64_t now = cpu_cycles(m->cpu);
+    struct sim_vcpu *v = m->clock;
+    struct sim_vm *vm = v->vm;
+    uint64_t now = cpu_cycles(v->cpu);
     uint64_t next = sim_sched_next(m);
-    bool can_take = m->cfg->mode == SIM_MODE_HVM
-                        ? sim_vmm_guest_can_wake(m)
-                        : (cpu_rflags(m->cpu) & CPU_FLAG_IF) != 0;
+    bool can_take = vm->mode == SIM_MODE_HVM
+                        ? sim_vmm_guest_can_wake(v)
+                        : (cpu_rflags(v->cpu) & CPU_FLAG_IF) != 0;
 
-    if (can_take && (cpu_interrupt_pending(m->cpu) ||
-                     (m->cfg->mode == SIM_MODE_HVM &&
-                      sim_vmm_virq_pending(m)))) {
-        m->halted = false;
+    if (can_take && (cpu_interrupt_pending(v->cpu) ||
+                     (vm->mode == SIM_MODE_HVM &&
+                      sim_vmm_virq_pending(v)))) {
+        v->halted = false;
         return true;
     }
     if (!can_take || next == UINT64_MAX) {
@@ -103,8 +107,8 @@ static bool run_idle(struct sim_machine *m, enum sim_stop *stop)
         next = m->limit_cycles > now ? m->limit_cycles : now;
     }
     if (next > now) {
-        m->buckets[SIM_BUCKET_IDLE] += next - now;
-        cpu_add_cycles(m->cpu, next - now);
+        v->buckets[SIM_BUCKET_IDLE] += next - now;
+        cpu_add_cycles(v->cpu, next - now);
     }
     return true;
 }
@@ -121,6 +125,8 @@ uint64_t sim_run_deadline(const struct sim_machine *m)
 
 enum sim_stop sim_machine_run(struct sim_machine *m)
 {
+    struct sim_vcpu *v = m->clock;
+    struct sim_vm *vm = v->vm;
     enum sim_stop stop;
     uint64_t budget;
 
@@ -131,18 +137,18 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
         if (run_check(m, &budget, &stop)) {
             break;
         }
-        sim_sched_run_due(m, cpu_cycles(m->cpu));
-        if (m->halted) {
+        sim_sched_run_due(m, cpu_cycles(v->cpu));
+        if (v->halted) {
             if (!run_idle(m, &stop)) {
                 break;
             }
             continue;
         }
         /* Run up to the next event or the time limit, at most a slice. */
-        cpu_set_deadline(m->cpu, sim_run_deadline(m));
+        cpu_set_deadline(v->cpu, sim_run_deadline(m));
         t0 = run_now_ns();
-        if (m->cfg->mode == SIM_MODE_HVM) {
-            bool more = sim_vmm_run_slice(m, budget, &stop);
+        if (vm->mode == SIM_MODE_HVM) {
+            bool more = sim_vmm_run_slice(v, budget, &stop);
 
             m->host_ns += run_now_ns() - t0;
             if (!more) {
@@ -150,10 +156,10 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
             }
             continue;
         }
-        why = cpu_run(m->cpu, budget);
+        why = cpu_run(v->cpu, budget);
         m->host_ns += run_now_ns() - t0;
         if (why == CPU_STOP_HALT) {
-            m->halted = true;
+            v->halted = true;
         } else if (why == CPU_STOP_TRIPLE_FAULT) {
             stop = SIM_STOP_TRIPLE_FAULT;
             break;
@@ -177,7 +183,11 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
 void sim_machine_request_stop(struct sim_machine *m)
 {
     m->stop_requested = 1;
-    cpu_request_stop(m->cpu);
+    for (unsigned i = 0; i < m->nvms; i++) {
+        for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
+            cpu_request_stop(m->vms[i]->vcpus[j]->cpu);
+        }
+    }
 }
 
 const char *sim_stop_name(enum sim_stop stop)
@@ -203,6 +213,8 @@ const char *sim_stop_name(enum sim_stop stop)
 char *sim_machine_stop_message(const struct sim_machine *m)
 {
     const struct sim_config *cfg = m->cfg;
+    const struct sim_vcpu *v = m->clock;
+    const struct sim_vm *vm = v->vm;
     const char *detail;
     unsigned vector;
     int64_t code;
@@ -214,7 +226,7 @@ char *sim_machine_stop_message(const struct sim_machine *m)
     switch (m->last_stop) {
     case SIM_STOP_EXIT:
         return g_strdup_printf("guest exited with status %" PRIu32,
-                               m->exit_status);
+                               vm->exit_status);
     case SIM_STOP_INSN_LIMIT:
         return g_strdup_printf("instruction limit reached (%" PRIu64
                                " instructions)",
@@ -225,32 +237,32 @@ char *sim_machine_stop_message(const struct sim_machine *m)
     case SIM_STOP_INTERRUPTED:
         return g_strdup("interrupted (SIGINT)");
     case SIM_STOP_TRIPLE_FAULT:
-        if (m->vmm.stop_message != NULL) {
+        if (vm->stop_message != NULL) {
             return g_strdup_printf("guest triple fault: %s",
-                                   m->vmm.stop_message);
+                                   vm->stop_message);
         }
-        detail = cpu_stop_detail(m->cpu);
+        detail = cpu_stop_detail(v->cpu);
         return g_strdup_printf("guest triple fault at rip 0x%" PRIx64 ": %s",
-                               cpu_rip(m->cpu),
+                               cpu_rip(v->cpu),
                                detail != NULL ? detail : "no detail");
     case SIM_STOP_HALTED:
         return g_strdup_printf(
             "guest halted with interrupts %s at rip 0x%" PRIx64
             " and no scheduled event that could wake it",
-            (cpu_rflags(m->cpu) & CPU_FLAG_IF) ? "enabled" : "disabled",
-            cpu_rip(m->cpu));
+            (cpu_rflags(v->cpu) & CPU_FLAG_IF) ? "enabled" : "disabled",
+            cpu_rip(v->cpu));
     case SIM_STOP_UNSUPPORTED:
-        detail = m->vmm.stop_message != NULL ? m->vmm.stop_message
-                                             : cpu_stop_detail(m->cpu);
+        detail = vm->stop_message != NULL ? vm->stop_message
+                                             : cpu_stop_detail(v->cpu);
         return g_strdup_printf("not modelled: %s",
                                detail != NULL ? detail : "no detail");
     case SIM_STOP_VMM_ERROR:
         return g_strdup_printf("the VMM stopped the guest: %s",
-                               m->vmm.stop_message != NULL
-                                   ? m->vmm.stop_message
+                               vm->stop_message != NULL
+                                   ? vm->stop_message
                                    : "no detail");
     case SIM_STOP_EXCEPTION:
-        cpu_last_exception(m->cpu, &vector, &code, &cr2);
+        cpu_last_exception(v->cpu, &vector, &code, &cr2);
         return g_strdup_printf("unexpected exception exit: vector %u, "
                                "error code %" PRId64 ", cr2 0x%" PRIx64,
                                vector, code, cr2);

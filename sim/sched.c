@@ -1,5 +1,5 @@
 /*
- * sim/sched.c: the machine's discrete-event scheduler.  Events are keyed
+ * sim/sched.c: the host's discrete-event scheduler.  Events are keyed
  * by virtual time in cycles of the simulated core and kept in a binary
  * min-heap; events due at the same cycle fire in the order they were
  * scheduled (a sequence number breaks ties), so a run is deterministic.
@@ -71,9 +71,10 @@ static void heap_remove(GArray *heap, size_t i)
     }
 }
 
-uint64_t sim_machine_schedule(struct sim_machine *m, uint64_t when,
-                              sim_event_fn *fn, void *opaque)
+uint64_t sim_vm_schedule(struct sim_vm *vm, uint64_t when, sim_event_fn *fn,
+                         void *opaque)
 {
+    struct sim_machine *m = vm->host;
     struct sim_event ev = {when, ++m->sched_seq, fn, opaque};
     struct sim_event *h;
     size_t i;
@@ -90,13 +91,14 @@ uint64_t sim_machine_schedule(struct sim_machine *m, uint64_t when,
     if (i == 0) {
         /* Scheduled by a device while the vCPU runs (a port write): the
          * vCPU must stop at this earlier event (or the time limit). */
-        cpu_set_deadline(m->cpu, sim_run_deadline(m));
+        cpu_set_deadline(m->clock->cpu, sim_run_deadline(m));
     }
     return ev.seq;
 }
 
-bool sim_machine_unschedule(struct sim_machine *m, uint64_t id)
+bool sim_vm_unschedule(struct sim_vm *vm, uint64_t id)
 {
+    struct sim_machine *m = vm->host;
     const struct sim_event *h;
 
     if (m->sched == NULL) {
@@ -127,7 +129,7 @@ void sim_sched_run_due(struct sim_machine *m, uint64_t now)
             ((struct sim_event *)(void *)m->sched->data)[0];
 
         heap_remove(m->sched, 0);
-        ev.fn(m, ev.opaque);
+        ev.fn(ev.opaque);
     }
 }
 

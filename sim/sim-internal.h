@@ -1,7 +1,8 @@
 /*
- * sim/sim-internal.h: the body of struct sim_machine, shared by the files
- * of sim/ that build it (machine.c) and run it (run.c).  Nothing outside
- * sim/ includes this.
+ * sim/sim-internal.h: the bodies of the host (struct sim_machine), its
+ * VMs (struct sim_vm) and their vCPUs (struct sim_vcpu), shared by the
+ * files of sim/ that build them (machine.c, vmm.c) and run them (run.c,
+ * sched.c).  Nothing outside sim/ includes this.
  */
 #ifndef SIM_SIM_SIM_INTERNAL_H
 #define SIM_SIM_SIM_INTERNAL_H
@@ -32,41 +33,58 @@ enum sim_bucket {
 /* Basic exit reasons the statistics keep (0..SIM_NEXIT_REASONS-1). */
 #define SIM_NEXIT_REASONS 80
 
-/* The VMM's side of an hvm machine (sim/vmm.c). */
-struct sim_vmm {
-    struct vmx_vmcs *vmcs;
-    struct mmu_ept_builder *ept;
-    uint64_t page_next, page_end; /* VMM pages in machine memory */
-    uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap;
-    struct vmx_exit exit;         /* the exit being handled */
-    uint64_t slice_end;           /* icount at which the slice ends */
-    uint64_t virq[4];             /* virtual interrupts for the guest */
-    bool emulating;               /* a trapped MMIO instruction runs */
-    uint64_t exits[SIM_NEXIT_REASONS];
-    uint64_t exit_cycles[SIM_NEXIT_REASONS];
-    char *stop_message;           /* why the VMM stopped the guest */
-};
+/* The VMM's pages sit in the first MiBs of machine memory (not page 0). */
+#define SIM_VMM_PAGES_START UINT64_C(0x100000)
 
 /* Instructions per cpu_run() slice; limits are checked between slices. */
 #define SIM_SLICE_INSNS UINT64_C(10000000)
 /* In-memory console cap; output beyond it is counted, still sent on. */
 #define SIM_CONSOLE_MAX ((size_t)64 << 20)
 
-struct sim_machine {
-    struct sim_config *cfg;
+struct mmu_ept_builder;
+struct sim_vm;
 
-    uint8_t *mem;        /* machine memory: guest RAM at guest_base */
-    uint64_t mem_size;
-    uint64_t guest_base; /* 0 for native machines */
-    uint8_t *ram;        /* guest RAM = mem + guest_base */
+/*
+ * One virtual CPU: the CPU model, and under hvm its VMCS and what the VMM
+ * keeps of it between entries.  Its local time is its cpu's cycle count.
+ */
+struct sim_vcpu {
+    struct sim_vm *vm; /* borrowed: the VM owns its vCPUs */
+    unsigned index;    /* in its VM, from 0 */
+    struct cpu *cpu;
+    bool halted; /* waits for an interrupt */
+    /* Cycles other than the guest's, by bucket (the guest's are the
+     * rest of the cpu's cycle count). */
+    uint64_t buckets[SIM_NBUCKETS];
+    /* hvm */
+    struct vmx_vmcs *vmcs;
+    struct vmx_exit exit; /* the exit being handled */
+    uint64_t slice_end;   /* icount at which the slice ends */
+    uint64_t virq[4];     /* virtual interrupts for the guest */
+    bool emulating;       /* a trapped MMIO instruction runs */
+};
+
+/*
+ * One VM: its guest-physical memory (RAM at machine-physical guest_base),
+ * buses and devices, console and exit status, and under hvm the VMM's
+ * per-VM state (EPT, I/O and MSR bitmaps, exit statistics).
+ */
+struct sim_vm {
+    struct sim_machine *host; /* borrowed: the host owns its VMs */
+    unsigned id;              /* the trace's vm column, from 0 */
+    enum sim_mode mode;
+
+    uint64_t guest_base; /* machine-physical address of guest RAM */
+    uint8_t *ram;        /* host address of guest-physical 0 */
     uint64_t ram_size;
     uint64_t pt_base; /* lowest address of the page tables */
     struct sim_elf_image image;
 
-    struct cpu *cpu;
     struct bus_space *io;
     struct bus_space *mmio;
     GPtrArray *devices; /* struct dev *, in start-up order */
+    struct sim_vcpu **vcpus;
+    unsigned nvcpus;
 
     GString *console;
     uint64_t console_bytes;
@@ -76,14 +94,38 @@ struct sim_machine {
 
     bool exited;
     uint32_t exit_status;
-    volatile sig_atomic_t stop_requested;
 
+    /* hvm: the VMM's side (sim/vmm.c) */
+    struct mmu_ept_builder *ept;
+    uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* machine-physical */
+    uint64_t exits[SIM_NEXIT_REASONS];
+    uint64_t exit_cycles[SIM_NEXIT_REASONS];
+    char *stop_message; /* why the VMM stopped the guest */
+};
+
+/*
+ * The simulated host: machine memory and its page allocator, the VMs, the
+ * clock and the event scheduler, the limits and the trace.
+ */
+struct sim_machine {
+    struct sim_config *cfg;
+
+    uint8_t *mem; /* machine memory */
+    uint64_t mem_size;
+    uint64_t page_next, page_end; /* the VMM's page allocator */
+    struct sim_vm **vms;
+    unsigned nvms;
+    /* The vCPU whose clock is the host's (one vCPU for now). */
+    struct sim_vcpu *clock;
+
+    volatile sig_atomic_t stop_requested;
     enum sim_stop last_stop;
     bool has_stopped;
     uint64_t limit_cycles; /* limits.time in cycles; 0: none */
     uint64_t host_ns;
 
-    struct sim_vmm vmm;                  /* hvm only */
+    GArray *sched; /* struct sim_event heap */
+    uint64_t sched_seq;
 
     /* Tracing (traces/): NULL when no database was asked for. */
     struct trace_db *trace;
@@ -93,28 +135,37 @@ struct sim_machine {
      * here, to be recorded after the exit (sim_trace_exit). */
     bool trace_deferring;
     GArray *trace_deferred; /* struct trace_event */
-    GArray *sched;                       /* struct sim_event heap */
-    uint64_t sched_seq;
-    bool halted;                         /* the vCPU waits for an interrupt */
-    uint64_t buckets[SIM_NBUCKETS];      /* cycles other than the guest's */
 };
 
+/* The host's clock: cycles of the simulated core since start. */
+static inline uint64_t sim_host_now(const struct sim_machine *m)
+{
+    return cpu_cycles(m->clock->cpu);
+}
+
+/* The profile's VM-exit cost @c, in cycles. */
+static inline uint32_t sim_vmx_cost(const struct sim_machine *m,
+                                    enum sim_vmx_cost c)
+{
+    return m->cfg->profile.vmx[c];
+}
+
 /* Charges @cycles to bucket @b: the vCPU's clock advances by them. */
-static inline void sim_charge(struct sim_machine *m, enum sim_bucket b,
+static inline void sim_charge(struct sim_vcpu *v, enum sim_bucket b,
                               uint64_t cycles)
 {
-    m->buckets[b] += cycles;
-    cpu_add_cycles(m->cpu, cycles);
+    v->buckets[b] += cycles;
+    cpu_add_cycles(v->cpu, cycles);
 }
 
 /*
- * sim/machine.c: one guest access to a device, port (TRACE_EVENT_IO_*) or
- * MMIO (TRACE_EVENT_MMIO_*), natively or from the VMM: one bus lookup
- * gives the region, its trap cost (charged when @trapped) and its trace
- * id.  Writes take @val.
+ * sim/machine.c: one guest access of @v to a device of its VM, port
+ * (TRACE_EVENT_IO_*) or MMIO (TRACE_EVENT_MMIO_*), natively or from the
+ * VMM: one bus lookup gives the region, its trap cost (charged when
+ * @trapped) and its trace id.  Writes take @val.
  * Returns: the value read (writes: @val).
  */
-uint64_t sim_device_access(struct sim_machine *m, enum trace_event_kind kind,
+uint64_t sim_device_access(struct sim_vcpu *v, enum trace_event_kind kind,
                            uint64_t addr, unsigned size, uint64_t val,
                            bool trapped);
 /*
@@ -126,7 +177,7 @@ static inline void sim_trace_exit_begin(struct sim_machine *m)
 {
     m->trace_deferring = true;
 }
-void sim_trace_exit(struct sim_machine *m, uint64_t time, unsigned reason,
+void sim_trace_exit(struct sim_vcpu *v, uint64_t time, unsigned reason,
                     uint64_t addr, unsigned size, uint64_t cost);
 /* Ends the traced run: counters, totals, complete = 1. */
 void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop);
@@ -140,19 +191,21 @@ uint64_t sim_sched_next(const struct sim_machine *m); /* UINT64_MAX: none */
 void sim_sched_run_due(struct sim_machine *m, uint64_t now);
 void sim_sched_free(struct sim_machine *m);
 
-/* sim/vmm.c */
-bool sim_vmm_init(struct sim_machine *m, GError **error);
-void sim_vmm_destroy(struct sim_machine *m);
+/* sim/vmm.c: the VMM's side of a VM and of each of its vCPUs. */
+bool sim_vmm_vm_init(struct sim_vm *vm, GError **error);
+void sim_vmm_vm_destroy(struct sim_vm *vm);
+bool sim_vmm_vcpu_init(struct sim_vcpu *v, GError **error);
+void sim_vmm_vcpu_destroy(struct sim_vcpu *v);
 /*
- * Runs the guest up to @budget instructions under the VMM, handling exits.
+ * Runs @v up to @budget instructions under the VMM, handling exits.
  * Returns: true to go on (a slice ended), false when the run must stop
  * with *stop set.
  */
-bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
+bool sim_vmm_run_slice(struct sim_vcpu *v, uint64_t budget,
                        enum sim_stop *stop);
 /* Halted guest: could an interrupt be delivered (guest RFLAGS.IF)?  Does
  * the VMM hold a virtual interrupt for it? */
-bool sim_vmm_guest_can_wake(struct sim_machine *m);
-bool sim_vmm_virq_pending(const struct sim_machine *m);
+bool sim_vmm_guest_can_wake(struct sim_vcpu *v);
+bool sim_vmm_virq_pending(const struct sim_vcpu *v);
 
 #endif /* SIM_SIM_SIM_INTERNAL_H */

@@ -259,29 +259,35 @@ int sim_machine_console_errno(const struct sim_machine *m);
 const char *sim_machine_console(const struct sim_machine *m,
                                 size_t *len /* out, may be NULL */);
 
-/* ---- What devices call ---- */
-struct bus_space *sim_machine_io(struct sim_machine *m);
-struct bus_space *sim_machine_mmio(struct sim_machine *m);
-void sim_machine_console_write(struct sim_machine *m, const void *buf,
-                               size_t len);
-/* Records the guest's exit status and stops the CPU after the access. */
-void sim_machine_exit(struct sim_machine *m, uint32_t status);
+/* ---- What devices call: the VM they belong to ---- */
+struct sim_vm;
+struct bus_space *sim_vm_io(struct sim_vm *vm);
+struct bus_space *sim_vm_mmio(struct sim_vm *vm);
+void sim_vm_console_write(struct sim_vm *vm, const void *buf, size_t len);
+/* Records the guest's exit status and stops its vCPUs after the access. */
+void sim_vm_exit(struct sim_vm *vm, uint32_t status);
 
 /*
- * Virtual time, for devices.  Times are cycles of the simulated core;
- * sim_machine_us_to_cycles() converts at the profile's frequency.
+ * Virtual time, for devices: the host's one clock, in cycles of the
+ * simulated core; sim_vm_us_to_cycles() converts at the profile's
+ * frequency.
  */
-typedef void sim_event_fn(struct sim_machine *m, void *opaque);
-uint64_t sim_machine_now(const struct sim_machine *m);
-uint64_t sim_machine_us_to_cycles(const struct sim_machine *m, uint64_t us);
-/* Calls @fn(@m, @opaque) at cycle @when.  Returns: an id for unscheduling. */
-uint64_t sim_machine_schedule(struct sim_machine *m, uint64_t when,
-                              sim_event_fn *fn, void *opaque);
-bool sim_machine_unschedule(struct sim_machine *m, uint64_t id);
-/* Raises external interrupt @vector (16..255) at the vCPU. */
-void sim_machine_raise_irq(struct sim_machine *m, unsigned vector);
+typedef void sim_event_fn(void *opaque);
+uint64_t sim_vm_now(const struct sim_vm *vm);
+uint64_t sim_vm_us_to_cycles(const struct sim_vm *vm, uint64_t us);
+/* Calls @fn(@opaque) at cycle @when.  Returns: an id for unscheduling. */
+uint64_t sim_vm_schedule(struct sim_vm *vm, uint64_t when, sim_event_fn *fn,
+                         void *opaque);
+bool sim_vm_unschedule(struct sim_vm *vm, uint64_t id);
+/* Raises external interrupt @vector (16..255) at the VM's first vCPU. */
+void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector);
 
 /* ---- Accessors ---- */
+/* The host's VMs, from 0 (one for now). */
+unsigned sim_machine_vm_count(const struct sim_machine *m);
+struct sim_vm *sim_machine_vm(struct sim_machine *m, unsigned i);
+/* The first VM's first vCPU's cpu, RAM, console and exit status: what a
+ * one-VM experiment has. */
 struct cpu *sim_machine_cpu(struct sim_machine *m);
 const struct sim_config *sim_machine_config(const struct sim_machine *m);
 /* Returns: the host address of guest-physical 0; *@size its length. */

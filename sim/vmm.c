@@ -36,21 +36,19 @@ enum vmexit_action {
     VMEXIT_IDLE, /* the guest halted: the machine idles to its next event */
 };
 
-typedef enum vmexit_action vmexit_handler_fn(struct sim_machine *m,
+typedef enum vmexit_action vmexit_handler_fn(struct sim_vcpu *v,
                                              enum sim_stop *stop);
 
-/* The VMM's pages sit in the first MiBs of machine memory (not page 0). */
-#define VMM_PAGES_START UINT64_C(0x100000)
-
+/* Pages of machine memory for the VMM (EPT tables, bitmaps), zeroed. */
 static uint64_t vmm_alloc_page(void *opaque)
 {
     struct sim_machine *m = opaque;
-    uint64_t pa = m->vmm.page_next;
+    uint64_t pa = m->page_next;
 
-    if (pa + 4096 > m->vmm.page_end) {
+    if (pa + 4096 > m->page_end) {
         return MMU_EPT_NO_PAGE;
     }
-    m->vmm.page_next += 4096;
+    m->page_next += 4096;
     memset(m->mem + pa, 0, 4096);
     return pa;
 }
@@ -62,14 +60,14 @@ static uint8_t *vmm_page_ptr(void *opaque, uint64_t hpa)
     return hpa + 4096 <= m->mem_size ? m->mem + hpa : NULL;
 }
 
-static uint64_t vmcs_get(const struct sim_machine *m, enum vmcs_index i)
+static uint64_t vmcs_get(const struct sim_vcpu *v, enum vmcs_index i)
 {
-    return vmx_vmcs_field(m->vmm.vmcs, i);
+    return vmx_vmcs_field(v->vmcs, i);
 }
 
-static void vmcs_put(struct sim_machine *m, uint32_t encoding, uint64_t v)
+static void vmcs_put(struct sim_vcpu *v, uint32_t encoding, uint64_t value)
 {
-    unsigned err = vmx_vmcs_write(m->vmm.vmcs, encoding, v);
+    unsigned err = vmx_vmcs_write(v->vmcs, encoding, value);
 
     g_assert(err == 0);
 }
@@ -85,9 +83,9 @@ static uint32_t vmm_control(uint32_t msr, uint32_t wanted)
 }
 
 /* Lets the guest read and write an MSR the CPU implements (bitmap 0). */
-static void msr_passthrough(struct sim_machine *m, uint32_t msr)
+static void msr_passthrough(struct sim_vm *vm, uint32_t msr)
 {
-    uint8_t *bm = m->mem + m->vmm.msr_bitmap;
+    uint8_t *bm = vm->host->mem + vm->msr_bitmap;
     unsigned base = msr >= 0xc0000000u ? 0x400 : 0;
     unsigned bit = msr & 0x1fff;
 
@@ -95,119 +93,122 @@ static void msr_passthrough(struct sim_machine *m, uint32_t msr)
     bm[0x800 + base + bit / 8] &= (uint8_t) ~(1u << (bit % 8));
 }
 
-bool sim_vmm_init(struct sim_machine *m, GError **error)
+bool sim_vmm_vm_init(struct sim_vm *vm, GError **error)
 {
     static const uint32_t passthrough_msrs[] = {
         0xc0000080, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,
         0xc0000100, 0xc0000101, 0xc0000102, 0xc0000103, 0x10,
     };
-    struct sim_vmm *vmm = &m->vmm;
-    uint64_t eptp;
+    struct sim_machine *m = vm->host;
 
-    vmm->page_next = VMM_PAGES_START;
-    vmm->page_end = m->guest_base;
-    vmm->io_bitmap_a = vmm_alloc_page(m);
-    vmm->io_bitmap_b = vmm_alloc_page(m);
-    vmm->msr_bitmap = vmm_alloc_page(m);
-    if (vmm->msr_bitmap == MMU_EPT_NO_PAGE) {
+    vm->io_bitmap_a = vmm_alloc_page(m);
+    vm->io_bitmap_b = vmm_alloc_page(m);
+    vm->msr_bitmap = vmm_alloc_page(m);
+    if (vm->msr_bitmap == MMU_EPT_NO_PAGE) {
         g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
                     "machine.guest_base is too small for the VMM's pages");
         return false;
     }
     /* Every port is emulated: all I/O-bitmap bits set. */
-    memset(m->mem + vmm->io_bitmap_a, 0xff, 4096);
-    memset(m->mem + vmm->io_bitmap_b, 0xff, 4096);
-    memset(m->mem + vmm->msr_bitmap, 0xff, 4096);
+    memset(m->mem + vm->io_bitmap_a, 0xff, 4096);
+    memset(m->mem + vm->io_bitmap_b, 0xff, 4096);
+    memset(m->mem + vm->msr_bitmap, 0xff, 4096);
     for (size_t i = 0; i < SIM_ARRAY_SIZE(passthrough_msrs); i++) {
-        msr_passthrough(m, passthrough_msrs[i]);
+        msr_passthrough(vm, passthrough_msrs[i]);
     }
+    vm->ept = mmu_ept_builder_new(vmm_alloc_page, vmm_page_ptr, m, error);
+    return vm->ept != NULL &&
+           mmu_ept_map(vm->ept, 0, vm->guest_base, vm->ram_size, MMU_EPT_RWX,
+                       MMU_EPT_MT_WB, error);
+}
 
-    vmm->ept = mmu_ept_builder_new(vmm_alloc_page, vmm_page_ptr, m, error);
-    if (vmm->ept == NULL ||
-        !mmu_ept_map(vmm->ept, 0, m->guest_base, m->ram_size, MMU_EPT_RWX,
-                     MMU_EPT_MT_WB, error)) {
-        return false;
-    }
-    eptp = mmu_ept_builder_eptp(vmm->ept, false);
-    vmm->vmcs = vmx_vmcs_new();
+void sim_vmm_vm_destroy(struct sim_vm *vm)
+{
+    mmu_ept_builder_free(vm->ept);
+    g_free(vm->stop_message);
+}
+
+bool sim_vmm_vcpu_init(struct sim_vcpu *v, GError **error)
+{
+    struct sim_vm *vm = v->vm;
+
+    v->vmcs = vmx_vmcs_new();
     /* Host interrupts (the timer) exit and are acknowledged on exit; the
      * VMM turns them into virtual interrupts for the guest. */
-    vmcs_put(m, VMCS_ENC_PIN_BASED_CTLS,
+    vmcs_put(v, VMCS_ENC_PIN_BASED_CTLS,
              vmm_control(VMX_MSR_TRUE_PINBASED_CTLS, VMX_PIN_EXT_INTR_EXITING));
-    vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS,
+    vmcs_put(v, VMCS_ENC_PROC_BASED_CTLS,
              vmm_control(VMX_MSR_TRUE_PROCBASED_CTLS,
                          VMX_PROC_HLT_EXITING | VMX_PROC_USE_IO_BITMAPS |
                              VMX_PROC_USE_MSR_BITMAPS |
                              VMX_PROC_ACTIVATE_SECONDARY));
-    vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS2,
+    vmcs_put(v, VMCS_ENC_PROC_BASED_CTLS2,
              vmm_control(VMX_MSR_PROCBASED_CTLS2,
                          VMX_PROC2_ENABLE_EPT | VMX_PROC2_ENABLE_RDTSCP));
-    vmcs_put(m, VMCS_ENC_EXIT_CTLS,
+    vmcs_put(v, VMCS_ENC_EXIT_CTLS,
              vmm_control(VMX_MSR_TRUE_EXIT_CTLS,
                          VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE |
                              VMX_EXIT_CTL_ACK_INTR_ON_EXIT |
                              VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
-    vmcs_put(
-        m, VMCS_ENC_ENTRY_CTLS,
-        vmm_control(VMX_MSR_TRUE_ENTRY_CTLS,
-                    VMX_ENTRY_CTL_IA32E_MODE_GUEST | VMX_ENTRY_CTL_LOAD_EFER));
-    vmcs_put(m, VMCS_ENC_EXCEPTION_BITMAP, 0);
-    vmcs_put(m, VMCS_ENC_IO_BITMAP_A, vmm->io_bitmap_a);
-    vmcs_put(m, VMCS_ENC_IO_BITMAP_B, vmm->io_bitmap_b);
-    vmcs_put(m, VMCS_ENC_MSR_BITMAP, vmm->msr_bitmap);
-    vmcs_put(m, VMCS_ENC_EPT_POINTER, eptp);
-    vmcs_put(m, VMCS_ENC_VMCS_LINK_POINTER, ~UINT64_C(0));
+    vmcs_put(v, VMCS_ENC_ENTRY_CTLS,
+             vmm_control(VMX_MSR_TRUE_ENTRY_CTLS,
+                         VMX_ENTRY_CTL_IA32E_MODE_GUEST |
+                             VMX_ENTRY_CTL_LOAD_EFER));
+    vmcs_put(v, VMCS_ENC_EXCEPTION_BITMAP, 0);
+    vmcs_put(v, VMCS_ENC_IO_BITMAP_A, vm->io_bitmap_a);
+    vmcs_put(v, VMCS_ENC_IO_BITMAP_B, vm->io_bitmap_b);
+    vmcs_put(v, VMCS_ENC_MSR_BITMAP, vm->msr_bitmap);
+    vmcs_put(v, VMCS_ENC_EPT_POINTER, mmu_ept_builder_eptp(vm->ept, false));
+    vmcs_put(v, VMCS_ENC_VMCS_LINK_POINTER, ~UINT64_C(0));
     /* The guest state is the boot state the loader gave the CPU. */
-    cpu_vmx_save_guest_state(m->cpu, vmm->vmcs);
+    cpu_vmx_save_guest_state(v->cpu, v->vmcs);
     /*
      * CR4.VMXE must be 1 in VMX operation (IA32_VMX_CR4_FIXED0): the VMM
      * owns that bit through the CR4 guest/host mask, and the guest reads
      * its own value from the read shadow, as KVM arranges it.
      */
     {
-        uint64_t cr4 = vmcs_get(m, VMCS_GUEST_CR4);
+        uint64_t cr4 = vmcs_get(v, VMCS_GUEST_CR4);
 
-        vmcs_put(m, VMCS_ENC_CR4_GUEST_HOST_MASK, VMX_CR4_VMXE);
-        vmcs_put(m, VMCS_ENC_CR4_READ_SHADOW, cr4);
-        vmcs_put(m, VMCS_ENC_GUEST_CR4, cr4 | VMX_CR4_VMXE);
+        vmcs_put(v, VMCS_ENC_CR4_GUEST_HOST_MASK, VMX_CR4_VMXE);
+        vmcs_put(v, VMCS_ENC_CR4_READ_SHADOW, cr4);
+        vmcs_put(v, VMCS_ENC_GUEST_CR4, cr4 | VMX_CR4_VMXE);
     }
     return true;
 }
 
-void sim_vmm_destroy(struct sim_machine *m)
+void sim_vmm_vcpu_destroy(struct sim_vcpu *v)
 {
-    mmu_ept_builder_free(m->vmm.ept);
-    vmx_vmcs_free(m->vmm.vmcs);
-    g_free(m->vmm.stop_message);
+    vmx_vmcs_free(v->vmcs);
 }
 
 /* ---- Costs ------------------------------------------------------------- */
 
-static uint32_t vmx_cost(const struct sim_machine *m, enum sim_vmx_cost c)
+static uint32_t vmx_cost(const struct sim_vcpu *v, enum sim_vmx_cost c)
 {
-    return m->cfg->profile.vmx[c];
+    return sim_vmx_cost(v->vm->host, c);
 }
 
 /* ---- Exit handlers ------------------------------------------------------- */
 
 /* The VMM completed the exiting instruction: retire it, move past it, and
  * end an STI/MOV-SS shadow it ran in (as KVM's skip does). */
-static void skip_instruction(struct sim_machine *m)
+static void skip_instruction(struct sim_vcpu *v)
 {
-    uint64_t intr = vmcs_get(m, VMCS_GUEST_INTERRUPTIBILITY);
+    uint64_t intr = vmcs_get(v, VMCS_GUEST_INTERRUPTIBILITY);
 
     if (intr & (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS)) {
-        vmcs_put(m, VMCS_ENC_GUEST_INTERRUPTIBILITY,
+        vmcs_put(v, VMCS_ENC_GUEST_INTERRUPTIBILITY,
                  intr & ~(uint64_t)(VMX_INTERRUPTIBILITY_STI |
                                     VMX_INTERRUPTIBILITY_MOV_SS));
     }
-    cpu_retire(m->cpu, 1);
-    vmx_vmcs_set_guest_rip(m->vmm.vmcs,
-                           m->vmm.exit.guest_rip + m->vmm.exit.insn_len);
+    cpu_retire(v->cpu, 1);
+    vmx_vmcs_set_guest_rip(v->vmcs,
+                           v->exit.guest_rip + v->exit.insn_len);
 }
 
 /* Queues an exception for delivery at the next VM entry. */
-static void inject_exception(struct sim_machine *m, unsigned vector,
+static void inject_exception(struct sim_vcpu *v, unsigned vector,
                              int64_t error)
 {
     uint64_t info = vector |
@@ -216,41 +217,41 @@ static void inject_exception(struct sim_machine *m, unsigned vector,
 
     if (error >= 0) {
         info |= VMX_INTR_ERROR_CODE;
-        vmcs_put(m, VMCS_ENC_ENTRY_EXCEPTION_ERROR_CODE, (uint64_t)error);
+        vmcs_put(v, VMCS_ENC_ENTRY_EXCEPTION_ERROR_CODE, (uint64_t)error);
     }
-    vmcs_put(m, VMCS_ENC_ENTRY_INTR_INFO, info);
+    vmcs_put(v, VMCS_ENC_ENTRY_INTR_INFO, info);
 }
 
-static enum vmexit_action vmm_stop(struct sim_machine *m, enum sim_stop *stop,
+static enum vmexit_action vmm_stop(struct sim_vcpu *v, enum sim_stop *stop,
                                    enum sim_stop why, char *message)
 {
-    g_free(m->vmm.stop_message);
-    m->vmm.stop_message = message;
+    g_free(v->vm->stop_message);
+    v->vm->stop_message = message;
     *stop = why;
     return VMEXIT_TO_HOST;
 }
 
 /* Port accesses the guest makes, with the device cost of each. */
-static uint64_t port_in(struct sim_machine *m, uint16_t port, unsigned size)
+static uint64_t port_in(struct sim_vcpu *v, uint16_t port, unsigned size)
 {
-    return sim_device_access(m, TRACE_EVENT_IO_READ, port, size, 0, true);
+    return sim_device_access(v, TRACE_EVENT_IO_READ, port, size, 0, true);
 }
 
-static void port_out(struct sim_machine *m, uint16_t port, unsigned size,
-                     uint64_t v)
+static void port_out(struct sim_vcpu *v, uint16_t port, unsigned size,
+                     uint64_t value)
 {
-    sim_device_access(m, TRACE_EVENT_IO_WRITE, port, size, v, true);
+    sim_device_access(v, TRACE_EVENT_IO_WRITE, port, size, value, true);
 }
 
 /* A fault of INS/OUTS's memory access, injected with RIP at the
  * instruction (SDM 3C "Event Injection"; CR2 first for #PF). */
-static enum vmexit_action string_fault(struct sim_machine *m, uint64_t la,
+static enum vmexit_action string_fault(struct sim_vcpu *v, uint64_t la,
                                        const struct cpu_linear_fault *fault)
 {
     if (fault->vector == CPU_EXC_PF) {
-        cpu_set_cr2(m->cpu, la);
+        cpu_set_cr2(v->cpu, la);
     }
-    inject_exception(m, fault->vector, fault->error);
+    inject_exception(v, fault->vector, fault->error);
     return VMEXIT_RESUME;
 }
 
@@ -267,60 +268,62 @@ static enum vmexit_action string_fault(struct sim_machine *m, uint64_t la,
  * instruction and exits again for the rest.  Each iteration retires as one
  * instruction, as on the interpreter.
  */
-static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
+static enum vmexit_action io_string(struct sim_vcpu *v, uint64_t qual,
                                     enum sim_stop *stop)
 {
-    struct cpu *cpu = m->cpu;
+    struct cpu *cpu = v->cpu;
     unsigned size = (unsigned)(qual & 7) + 1;
     bool in = qual & VMX_IOQ_IN, rep = qual & VMX_IOQ_REP;
     uint16_t port = (uint16_t)(qual >> VMX_IOQ_PORT_SHIFT);
-    uint64_t info = m->vmm.exit.insn_info;
+    uint64_t info = v->exit.insn_info;
     uint64_t amask = ((info >> 7) & 7) == 2 ? ~UINT64_C(0) : 0xffffffffu;
-    int64_t step = (vmcs_get(m, VMCS_GUEST_RFLAGS) & CPU_FLAG_DF)
+    int64_t step = (vmcs_get(v, VMCS_GUEST_RFLAGS) & CPU_FLAG_DF)
                        ? -(int64_t)size
                        : (int64_t)size;
-    uint64_t la = m->vmm.exit.guest_linear;
+    uint64_t la = v->exit.guest_linear;
     enum cpu_gpr idx = in ? CPU_RDI : CPU_RSI;
     uint64_t count = rep ? cpu_gpr(cpu, CPU_RCX) & amask : 1;
-    uint64_t deadline = sim_run_deadline(m);
-    uint64_t element_cost = (uint64_t)m->cfg->profile.costs[CPU_COST_IO] +
-                            m->cfg->profile.costs[CPU_COST_STRING];
+    uint64_t deadline = sim_run_deadline(v->vm->host);
+    const struct sim_profile *prof = &v->vm->host->cfg->profile;
+    uint64_t element_cost = (uint64_t)prof->costs[CPU_COST_IO] +
+                            prof->costs[CPU_COST_STRING];
 
     /* The qualification's size field is 0, 1 or 3 (fact sheet §8). */
     if (size != 1 && size != 2 && size != 4) {
-        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+        return vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
                         g_strdup_printf("I/O exit with access size %u at "
                                         "rip 0x%" PRIx64,
-                                        size, m->vmm.exit.guest_rip));
+                                        size, v->exit.guest_rip));
     }
     for (uint64_t n = 0; n < count; n++) {
         uint8_t buf[4];
-        uint64_t v = 0;
+        uint64_t value = 0;
         struct cpu_linear_fault fault;
 
-        if (n > 0 && (cpu_icount(cpu) >= m->vmm.slice_end ||
+        if (n > 0 && (cpu_icount(cpu) >= v->slice_end ||
                       cpu_cycles(cpu) >= deadline ||
-                      cpu_interrupt_pending(cpu) || m->stop_requested)) {
+                      cpu_interrupt_pending(cpu) ||
+                      v->vm->host->stop_requested)) {
             /* Not done: the guest resumes at the instruction. */
             return VMEXIT_RESUME;
         }
         /* INS probes its destination first, as the CPU does, so that a
          * fault does not lose the value the port returned. */
         if (in && !cpu_guest_linear_access(cpu, la, NULL, size, true, &fault)) {
-            return string_fault(m, la, &fault);
+            return string_fault(v, la, &fault);
         }
         if (in) {
-            v = port_in(m, port, size);
-            memcpy(buf, &v, size);
+            value = port_in(v, port, size);
+            memcpy(buf, &value, size);
             if (!cpu_guest_linear_access(cpu, la, buf, size, true, &fault)) {
-                return string_fault(m, la, &fault);
+                return string_fault(v, la, &fault);
             }
         } else {
             if (!cpu_guest_linear_access(cpu, la, buf, size, false, &fault)) {
-                return string_fault(m, la, &fault);
+                return string_fault(v, la, &fault);
             }
-            memcpy(&v, buf, size);
-            port_out(m, port, size, v);
+            memcpy(&value, buf, size);
+            port_out(v, port, size, value);
         }
         la += (uint64_t)step;
         cpu_set_gpr(cpu, idx,
@@ -331,7 +334,7 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
                         (cpu_gpr(cpu, CPU_RCX) & ~amask) |
                             ((cpu_gpr(cpu, CPU_RCX) - 1) & amask));
         }
-        if (m->exited) {
+        if (v->vm->exited) {
             break;
         }
         if (n + 1 < count) {
@@ -339,11 +342,11 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
             /* The exit pays for the first element; the VMM moves each
              * further one at the CPU's own port and string costs (a
              * modelling choice: no published per-element figure). */
-            sim_charge(m, SIM_BUCKET_VMM, element_cost);
+            sim_charge(v, SIM_BUCKET_VMM, element_cost);
         }
     }
-    skip_instruction(m);
-    if (m->exited) {
+    skip_instruction(v);
+    if (v->vm->exited) {
         *stop = SIM_STOP_EXIT;
         return VMEXIT_TO_HOST;
     }
@@ -351,38 +354,38 @@ static enum vmexit_action io_string(struct sim_machine *m, uint64_t qual,
 }
 
 /* Exit 30: an I/O instruction (qualification per the fact sheet §8). */
-static enum vmexit_action vmm_exit_io(struct sim_machine *m,
+static enum vmexit_action vmm_exit_io(struct sim_vcpu *v,
                                       enum sim_stop *stop)
 {
-    uint64_t qual = m->vmm.exit.qualification;
+    uint64_t qual = v->exit.qualification;
     unsigned size = (unsigned)(qual & 7) + 1;
     uint16_t port = (uint16_t)(qual >> VMX_IOQ_PORT_SHIFT);
-    uint64_t rax = cpu_gpr(m->cpu, CPU_RAX);
+    uint64_t rax = cpu_gpr(v->cpu, CPU_RAX);
 
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_IO));
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_IO));
     if (qual & VMX_IOQ_STRING) {
-        return io_string(m, qual, stop);
+        return io_string(v, qual, stop);
     }
     if (qual & VMX_IOQ_IN) {
-        uint64_t v = port_in(m, port, size);
+        uint64_t value = port_in(v, port, size);
 
         /* A 32-bit IN zero-extends into RAX; 8/16-bit ones merge. */
         if (size == 4) {
-            rax = (uint32_t)v;
+            rax = (uint32_t)value;
         } else {
             uint64_t mask = size == 1 ? 0xff : 0xffff;
 
-            rax = (rax & ~mask) | (v & mask);
+            rax = (rax & ~mask) | (value & mask);
         }
-        cpu_set_gpr(m->cpu, CPU_RAX, rax);
+        cpu_set_gpr(v->cpu, CPU_RAX, rax);
     } else {
-        port_out(m, port, size,
+        port_out(v, port, size,
                  rax & (size == 4   ? 0xffffffffu
                         : size == 2 ? 0xffffu
                                     : 0xffu));
     }
-    skip_instruction(m);
-    if (m->exited) {
+    skip_instruction(v);
+    if (v->vm->exited) {
         *stop = SIM_STOP_EXIT;
         return VMEXIT_TO_HOST;
     }
@@ -395,74 +398,74 @@ static enum vmexit_action vmm_exit_io(struct sim_machine *m,
  * the interpreter with the access sent to the MMIO bus (which reads
  * all-ones and drops writes where no device is, counting them).
  */
-static enum vmexit_action vmm_exit_ept_violation(struct sim_machine *m,
+static enum vmexit_action vmm_exit_ept_violation(struct sim_vcpu *v,
                                                  enum sim_stop *stop)
 {
-    uint64_t gpa = m->vmm.exit.guest_physical;
+    uint64_t gpa = v->exit.guest_physical;
     enum cpu_stop_reason why;
 
-    if (gpa < m->ram_size) {
-        return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+    if (gpa < v->vm->ram_size) {
+        return vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
                         g_strdup_printf("EPT violation at guest-physical "
                                         "0x%" PRIx64 ", which is RAM "
                                         "(qualification 0x%" PRIx64 ")",
-                                        gpa, m->vmm.exit.qualification));
+                                        gpa, v->exit.qualification));
     }
-    if (m->vmm.exit.qualification & VMX_EPTQ_FETCH) {
-        return vmm_stop(m, stop, SIM_STOP_UNSUPPORTED,
+    if (v->exit.qualification & VMX_EPTQ_FETCH) {
+        return vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
                         g_strdup_printf("instruction fetch from "
                                         "guest-physical 0x%" PRIx64
                                         ", which is not RAM (executing "
                                         "device memory is not modelled), "
                                         "at rip 0x%" PRIx64,
-                                        gpa, m->vmm.exit.guest_rip));
+                                        gpa, v->exit.guest_rip));
     }
-    sim_charge(m, SIM_BUCKET_VMM,
-               vmx_cost(m, SIM_VMX_IO) + vmx_cost(m, SIM_VMX_MMIO_EMULATE));
-    m->vmm.emulating = true;
-    why = cpu_vmx_emulate_mmio(m->cpu);
-    m->vmm.emulating = false;
+    sim_charge(v, SIM_BUCKET_VMM,
+               vmx_cost(v, SIM_VMX_IO) + vmx_cost(v, SIM_VMX_MMIO_EMULATE));
+    v->emulating = true;
+    why = cpu_vmx_emulate_mmio(v->cpu);
+    v->emulating = false;
     if (why == CPU_STOP_UNSUPPORTED) {
-        const char *detail = cpu_stop_detail(m->cpu);
+        const char *detail = cpu_stop_detail(v->cpu);
 
-        return vmm_stop(m, stop, SIM_STOP_UNSUPPORTED,
+        return vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
                         g_strdup(detail != NULL ? detail : "?"));
     }
     if (why == CPU_STOP_VMEXIT) {
         return vmm_stop(
-            m, stop, SIM_STOP_VMM_ERROR,
+            v, stop, SIM_STOP_VMM_ERROR,
             g_strdup_printf(
                 "emulating the MMIO access at "
                 "guest-physical 0x%" PRIx64 " caused exit %s",
                 gpa,
-                vmx_exit_reason_name(vmcs_get(m, VMCS_EXIT_REASON) & 0xffff)));
+                vmx_exit_reason_name(vmcs_get(v, VMCS_EXIT_REASON) & 0xffff)));
     }
-    if (m->exited) {
+    if (v->vm->exited) {
         *stop = SIM_STOP_EXIT;
         return VMEXIT_TO_HOST;
     }
     return VMEXIT_RESUME;
 }
 
-static enum vmexit_action vmm_exit_ept_misconfig(struct sim_machine *m,
+static enum vmexit_action vmm_exit_ept_misconfig(struct sim_vcpu *v,
                                                  enum sim_stop *stop)
 {
-    return vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+    return vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
                     g_strdup_printf("EPT misconfiguration at guest-physical "
                                     "0x%" PRIx64,
-                                    m->vmm.exit.guest_physical));
+                                    v->exit.guest_physical));
 }
 
 /* Exit 10: CPUID, answered from the CPU model with the hypervisor bit
  * (leaf 1 ECX bit 31) and the 0x40000000 leaf naming the VMM. */
-static enum vmexit_action vmm_exit_cpuid(struct sim_machine *m,
+static enum vmexit_action vmm_exit_cpuid(struct sim_vcpu *v,
                                          enum sim_stop *stop)
 {
-    struct cpu *cpu = m->cpu;
+    struct cpu *cpu = v->cpu;
     uint32_t leaf = (uint32_t)cpu_gpr(cpu, CPU_RAX);
     uint32_t r[4];
 
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_CPUID));
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_CPUID));
     if (leaf == 0x40000000) {
         r[0] = 0x40000000;
         memcpy(&r[1], "iovs", 4);
@@ -478,7 +481,7 @@ static enum vmexit_action vmm_exit_cpuid(struct sim_machine *m,
     cpu_set_gpr(cpu, CPU_RBX, r[1]);
     cpu_set_gpr(cpu, CPU_RCX, r[2]);
     cpu_set_gpr(cpu, CPU_RDX, r[3]);
-    skip_instruction(m);
+    skip_instruction(v);
     return VMEXIT_RESUME;
 }
 
@@ -487,39 +490,38 @@ static enum vmexit_action vmm_exit_cpuid(struct sim_machine *m,
  * in RAX: 0 is the null hypercall (returns 0, for measuring the round
  * trip); anything else returns -ENOSYS (-38), as Linux's KVM does.
  */
-static enum vmexit_action vmm_exit_vmcall(struct sim_machine *m,
+static enum vmexit_action vmm_exit_vmcall(struct sim_vcpu *v,
                                           enum sim_stop *stop)
 {
-    uint64_t nr = cpu_gpr(m->cpu, CPU_RAX);
+    uint64_t nr = cpu_gpr(v->cpu, CPU_RAX);
 
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_VMCALL));
-    cpu_set_gpr(m->cpu, CPU_RAX, nr == 0 ? 0 : (uint64_t)(int64_t)-38);
-    skip_instruction(m);
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_VMCALL));
+    cpu_set_gpr(v->cpu, CPU_RAX, nr == 0 ? 0 : (uint64_t)(int64_t)-38);
+    skip_instruction(v);
     return VMEXIT_RESUME;
 }
 
-/* ---- Virtual interrupts ----------------------------------------------------
- */
+/* ---- Virtual interrupts ------------------------------------------------ */
 
-static void virq_set(struct sim_vmm *vmm, unsigned vector)
+static void virq_set(struct sim_vcpu *v, unsigned vector)
 {
-    vmm->virq[vector / 64] |= UINT64_C(1) << (vector % 64);
+    v->virq[vector / 64] |= UINT64_C(1) << (vector % 64);
 }
 
-bool sim_vmm_virq_pending(const struct sim_machine *m)
+bool sim_vmm_virq_pending(const struct sim_vcpu *v)
 {
-    const uint64_t *q = m->vmm.virq;
+    const uint64_t *q = v->virq;
 
     return (q[0] | q[1] | q[2] | q[3]) != 0;
 }
 
-static unsigned virq_take(struct sim_vmm *vmm)
+static unsigned virq_take(struct sim_vcpu *v)
 {
     for (int w = 3; w >= 0; w--) {
-        if (vmm->virq[w] != 0) {
-            unsigned bit = 63 - (unsigned)__builtin_clzll(vmm->virq[w]);
+        if (v->virq[w] != 0) {
+            unsigned bit = 63 - (unsigned)__builtin_clzll(v->virq[w]);
 
-            vmm->virq[w] &= ~(UINT64_C(1) << bit);
+            v->virq[w] &= ~(UINT64_C(1) << bit);
             return (unsigned)w * 64 + bit;
         }
     }
@@ -527,26 +529,26 @@ static unsigned virq_take(struct sim_vmm *vmm)
 }
 
 /* The guest could take an interrupt now: RFLAGS.IF and no blocking. */
-static bool guest_interruptible(struct sim_machine *m)
+static bool guest_interruptible(struct sim_vcpu *v)
 {
-    return (vmcs_get(m, VMCS_GUEST_RFLAGS) & CPU_FLAG_IF) &&
-           (vmcs_get(m, VMCS_GUEST_INTERRUPTIBILITY) &
+    return (vmcs_get(v, VMCS_GUEST_RFLAGS) & CPU_FLAG_IF) &&
+           (vmcs_get(v, VMCS_GUEST_INTERRUPTIBILITY) &
             (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS)) == 0;
 }
 
-bool sim_vmm_guest_can_wake(struct sim_machine *m)
+bool sim_vmm_guest_can_wake(struct sim_vcpu *v)
 {
-    return (vmcs_get(m, VMCS_GUEST_RFLAGS) & CPU_FLAG_IF) != 0;
+    return (vmcs_get(v, VMCS_GUEST_RFLAGS) & CPU_FLAG_IF) != 0;
 }
 
-static void set_window_exiting(struct sim_machine *m, bool on)
+static void set_window_exiting(struct sim_vcpu *v, bool on)
 {
-    uint64_t ctls = vmcs_get(m, VMCS_PROC_BASED_CTLS);
+    uint64_t ctls = vmcs_get(v, VMCS_PROC_BASED_CTLS);
     uint64_t want = on ? ctls | VMX_PROC_INTR_WINDOW_EXITING
                        : ctls & ~(uint64_t)VMX_PROC_INTR_WINDOW_EXITING;
 
     if (want != ctls) {
-        vmcs_put(m, VMCS_ENC_PROC_BASED_CTLS, want);
+        vmcs_put(v, VMCS_ENC_PROC_BASED_CTLS, want);
     }
 }
 
@@ -560,45 +562,44 @@ static void set_window_exiting(struct sim_machine *m, bool on)
  * for it, as a host interrupt that arrives while the guest runs does (the
  * device events of the scheduler fire between slices).
  */
-static void vmm_prepare_interrupts(struct sim_machine *m)
+static void vmm_prepare_interrupts(struct sim_vcpu *v)
 {
-    struct sim_vmm *vmm = &m->vmm;
     unsigned vector;
 
-    if (!sim_vmm_virq_pending(m) ||
-        (vmcs_get(m, VMCS_ENTRY_INTR_INFO) & VMX_INTR_VALID)) {
+    if (!sim_vmm_virq_pending(v) ||
+        (vmcs_get(v, VMCS_ENTRY_INTR_INFO) & VMX_INTR_VALID)) {
         return;
     }
-    if (!guest_interruptible(m)) {
-        set_window_exiting(m, true);
+    if (!guest_interruptible(v)) {
+        set_window_exiting(v, true);
         return;
     }
-    vector = virq_take(vmm);
-    vmcs_put(m, VMCS_ENC_ENTRY_INTR_INFO,
+    vector = virq_take(v);
+    vmcs_put(v, VMCS_ENC_ENTRY_INTR_INFO,
              vector | (VMX_INTR_TYPE_EXT_INTR << VMX_INTR_TYPE_SHIFT) |
                  VMX_INTR_VALID);
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_INJECT));
-    set_window_exiting(m, sim_vmm_virq_pending(m));
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_INJECT));
+    set_window_exiting(v, sim_vmm_virq_pending(v));
 }
 
 /* Exit 1: a host interrupt, acknowledged on exit: the vector is in the
  * exit interruption information.  It becomes a virtual interrupt. */
-static enum vmexit_action vmm_exit_external_interrupt(struct sim_machine *m,
+static enum vmexit_action vmm_exit_external_interrupt(struct sim_vcpu *v,
                                                       enum sim_stop *stop)
 {
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
-    if (m->vmm.exit.intr_info & VMX_INTR_VALID) {
-        virq_set(&m->vmm, m->vmm.exit.intr_info & VMX_INTR_VECTOR_MASK);
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_OTHER));
+    if (v->exit.intr_info & VMX_INTR_VALID) {
+        virq_set(v, v->exit.intr_info & VMX_INTR_VECTOR_MASK);
     }
     return VMEXIT_RESUME;
 }
 
 /* Exit 7: the guest can take interrupts again; the entry injects. */
-static enum vmexit_action vmm_exit_interrupt_window(struct sim_machine *m,
+static enum vmexit_action vmm_exit_interrupt_window(struct sim_vcpu *v,
                                                     enum sim_stop *stop)
 {
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
-    set_window_exiting(m, false);
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_OTHER));
+    set_window_exiting(v, false);
     return VMEXIT_RESUME;
 }
 
@@ -607,45 +608,45 @@ static enum vmexit_action vmm_exit_interrupt_window(struct sim_machine *m,
  * is injected at once; otherwise the machine idles to its next event (the
  * VMM blocks the vCPU, as KVM does).
  */
-static enum vmexit_action vmm_exit_hlt(struct sim_machine *m,
+static enum vmexit_action vmm_exit_hlt(struct sim_vcpu *v,
                                        enum sim_stop *stop)
 {
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_HLT));
-    skip_instruction(m);
-    if (sim_vmm_virq_pending(m) || cpu_interrupt_pending(m->cpu)) {
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_HLT));
+    skip_instruction(v);
+    if (sim_vmm_virq_pending(v) || cpu_interrupt_pending(v->cpu)) {
         return VMEXIT_RESUME;
     }
-    m->halted = true;
+    v->halted = true;
     return VMEXIT_IDLE;
 }
 
 /* Exits 31/32: an MSR the bitmap traps is one the model lacks: #GP(0). */
-static enum vmexit_action vmm_exit_msr(struct sim_machine *m,
+static enum vmexit_action vmm_exit_msr(struct sim_vcpu *v,
                                        enum sim_stop *stop)
 {
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
-    inject_exception(m, CPU_EXC_GP, 0);
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_OTHER));
+    inject_exception(v, CPU_EXC_GP, 0);
     return VMEXIT_RESUME;
 }
 
 /* VMX instructions in the guest: nested VMX is not offered, #UD. */
-static enum vmexit_action vmm_exit_vmx_insn(struct sim_machine *m,
+static enum vmexit_action vmm_exit_vmx_insn(struct sim_vcpu *v,
                                             enum sim_stop *stop)
 {
-    sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_OTHER));
-    inject_exception(m, CPU_EXC_UD, -1);
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_OTHER));
+    inject_exception(v, CPU_EXC_UD, -1);
     return VMEXIT_RESUME;
 }
 
-static enum vmexit_action vmm_exit_triple_fault(struct sim_machine *m,
+static enum vmexit_action vmm_exit_triple_fault(struct sim_vcpu *v,
                                                 enum sim_stop *stop)
 {
-    const char *detail = cpu_stop_detail(m->cpu);
+    const char *detail = cpu_stop_detail(v->cpu);
 
     return vmm_stop(
-        m, stop, SIM_STOP_TRIPLE_FAULT,
+        v, stop, SIM_STOP_TRIPLE_FAULT,
         g_strdup_printf("VM exit 2 at rip 0x%" PRIx64 ": %s",
-                        m->vmm.exit.guest_rip,
+                        v->exit.guest_rip,
                         detail != NULL ? detail : "no explanation"));
 }
 
@@ -678,18 +679,18 @@ static vmexit_handler_fn *const vmexit_handlers[SIM_NEXIT_REASONS] = {
     [VMX_EXIT_EPT_MISCONFIG] = vmm_exit_ept_misconfig,
 };
 
-/* ---- The loop ---------------------------------------------------------------
- */
+/* ---- The loop ---------------------------------------------------------- */
 
-bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
+bool sim_vmm_run_slice(struct sim_vcpu *v, uint64_t budget,
                        enum sim_stop *stop)
 {
-    struct sim_vmm *vmm = &m->vmm;
-    uint64_t end = cpu_icount(m->cpu) + budget;
+    struct sim_vm *vm = v->vm;
+    struct sim_machine *m = vm->host;
+    uint64_t end = cpu_icount(v->cpu) + budget;
 
-    vmm->slice_end = end;
+    v->slice_end = end;
 
-    while (cpu_icount(m->cpu) < end) {
+    while (cpu_icount(v->cpu) < end) {
         const char *why = NULL;
         enum cpu_vmentry_status es;
         enum cpu_stop_reason r;
@@ -697,13 +698,13 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
         uint64_t c0, t_exit;
         enum vmexit_action act;
 
-        if (SIM_UNLIKELY(cpu_interrupt_pending(m->cpu) ||
-                         sim_vmm_virq_pending(m))) {
-            vmm_prepare_interrupts(m);
+        if (SIM_UNLIKELY(cpu_interrupt_pending(v->cpu) ||
+                         sim_vmm_virq_pending(v))) {
+            vmm_prepare_interrupts(v);
         }
-        es = cpu_vmentry(m->cpu, vmm->vmcs, &why);
+        es = cpu_vmentry(v->cpu, v->vmcs, &why);
         if (es != CPU_VMENTRY_OK) {
-            vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+            vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
                      g_strdup_printf("VM entry failed (%s): %s",
                                      es == CPU_VMENTRY_FAIL_CONTROLS
                                          ? "VM-instruction error 7, invalid "
@@ -713,11 +714,11 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                                      why != NULL ? why : "?"));
             return false;
         }
-        r = cpu_run(m->cpu, end - cpu_icount(m->cpu));
+        r = cpu_run(v->cpu, end - cpu_icount(v->cpu));
         if (r != CPU_STOP_VMEXIT) {
             /* Back to the host without an exit: a slice boundary or a
              * stop the native loop also knows.  Keep the VMCS current. */
-            cpu_vmx_save_guest_state(m->cpu, vmm->vmcs);
+            cpu_vmx_save_guest_state(v->cpu, v->vmcs);
             switch (r) {
             case CPU_STOP_BUDGET:
             case CPU_STOP_DEADLINE:
@@ -727,7 +728,7 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                 return false;
             case CPU_STOP_HALT:
                 /* HLT without HLT exiting: the guest waits as well. */
-                m->halted = true;
+                v->halted = true;
                 return true;
             case CPU_STOP_TRIPLE_FAULT:
                 *stop = SIM_STOP_TRIPLE_FAULT;
@@ -740,37 +741,37 @@ bool sim_vmm_run_slice(struct sim_machine *m, uint64_t budget,
                 return false;
             }
         }
-        vmx_vmcs_exit_info(vmm->vmcs, &vmm->exit);
-        reason = vmm->exit.reason & 0xffff;
-        c0 = m->buckets[SIM_BUCKET_VMM] + m->buckets[SIM_BUCKET_DEVICE_MODEL];
-        t_exit = cpu_cycles(m->cpu);
+        vmx_vmcs_exit_info(v->vmcs, &v->exit);
+        reason = v->exit.reason & 0xffff;
+        c0 = v->buckets[SIM_BUCKET_VMM] + v->buckets[SIM_BUCKET_DEVICE_MODEL];
+        t_exit = cpu_cycles(v->cpu);
         if (SIM_UNLIKELY(m->trace != NULL)) {
             sim_trace_exit_begin(m);
         }
-        sim_charge(m, SIM_BUCKET_VMM, vmx_cost(m, SIM_VMX_EXIT_ENTRY));
+        sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_EXIT_ENTRY));
         if (reason >= SIM_NEXIT_REASONS || vmexit_handlers[reason] == NULL) {
             m->trace_deferring = false;
-            vmm_stop(m, stop, SIM_STOP_VMM_ERROR,
+            vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
                      g_strdup_printf("unhandled VM exit %u (%s) at rip "
                                      "0x%" PRIx64 ", qualification 0x%" PRIx64,
                                      reason, vmx_exit_reason_name(reason),
-                                     vmm->exit.guest_rip,
-                                     vmm->exit.qualification));
+                                     v->exit.guest_rip,
+                                     v->exit.qualification));
             return false;
         }
-        act = vmexit_handlers[reason](m, stop);
-        c0 = m->buckets[SIM_BUCKET_VMM] + m->buckets[SIM_BUCKET_DEVICE_MODEL] -
+        act = vmexit_handlers[reason](v, stop);
+        c0 = v->buckets[SIM_BUCKET_VMM] + v->buckets[SIM_BUCKET_DEVICE_MODEL] -
              c0;
-        vmm->exits[reason]++;
-        vmm->exit_cycles[reason] += c0;
+        vm->exits[reason]++;
+        vm->exit_cycles[reason] += c0;
         if (SIM_UNLIKELY(m->trace != NULL)) {
-            uint64_t q = vmm->exit.qualification;
+            uint64_t q = v->exit.qualification;
 
             if (reason == VMX_EXIT_IO_INSTRUCTION) {
-                sim_trace_exit(m, t_exit, reason, q >> VMX_IOQ_PORT_SHIFT,
+                sim_trace_exit(v, t_exit, reason, q >> VMX_IOQ_PORT_SHIFT,
                                (unsigned)(q & 7) + 1, c0);
             } else {
-                sim_trace_exit(m, t_exit, reason, vmm->exit.guest_physical, 0,
+                sim_trace_exit(v, t_exit, reason, v->exit.guest_physical, 0,
                                c0);
             }
         }

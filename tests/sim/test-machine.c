@@ -120,7 +120,7 @@ static void test_debugcon(void)
     size_t len;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    io = sim_machine_io(m);
+    io = sim_vm_io(sim_machine_vm(m, 0));
     CU_ASSERT_EQUAL(bus_write(io, DEV_DEBUGCON_PORT, 1, 'o'), MEM_TX_OK);
     CU_ASSERT_EQUAL(bus_write(io, DEV_DEBUGCON_PORT, 1, 'k'), MEM_TX_OK);
     /* Only byte writes are output; a word write is refused. */
@@ -140,7 +140,7 @@ static void test_exitport(void)
     uint32_t status = 99;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    io = sim_machine_io(m);
+    io = sim_vm_io(sim_machine_vm(m, 0));
     CU_ASSERT_FALSE(sim_machine_exit_status(m, &status));
     /* 0xF5-0xF7 belong to the device but are not the exit port. */
     CU_ASSERT_EQUAL(bus_write(io, DEV_EXITPORT_PORT + 1, 1, 1), MEM_TX_ERROR);
@@ -158,9 +158,9 @@ static void test_unclaimed_ports(void)
     uint64_t v = 0;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    CU_ASSERT_EQUAL(bus_read(sim_machine_io(m), 0x3f8, 1, &v), MEM_TX_OK);
+    CU_ASSERT_EQUAL(bus_read(sim_vm_io(sim_machine_vm(m, 0)), 0x3f8, 1, &v), MEM_TX_OK);
     CU_ASSERT_EQUAL(v, 0xff);
-    CU_ASSERT_EQUAL(bus_write(sim_machine_io(m), 0x84, 1, 0), MEM_TX_OK);
+    CU_ASSERT_EQUAL(bus_write(sim_vm_io(sim_machine_vm(m, 0)), 0x84, 1, 0), MEM_TX_OK);
     sim_machine_get_stats(m, &st);
     CU_ASSERT_EQUAL(st.io.unclaimed_reads, 1);
     CU_ASSERT_EQUAL(st.io.unclaimed_writes, 1);
@@ -182,11 +182,11 @@ static void test_registry(void)
     }
     CU_ASSERT_TRUE(found_debugcon);
     CU_ASSERT_PTR_NOT_NULL(dev_class_find("exitport"));
-    CU_ASSERT_PTR_NULL(dev_new("no-such-device", m, NULL, &err));
+    CU_ASSERT_PTR_NULL(dev_new("no-such-device", sim_machine_vm(m, 0), NULL, &err));
     CU_ASSERT_TRUE(g_error_matches(err, DEV_ERROR, DEV_ERROR_NO_CLASS));
     g_clear_error(&err);
     /* A second debugcon on the same port: the bus rejects the overlap. */
-    CU_ASSERT_PTR_NULL(dev_new("debugcon", m, NULL, &err));
+    CU_ASSERT_PTR_NULL(dev_new("debugcon", sim_machine_vm(m, 0), NULL, &err));
     CU_ASSERT_TRUE(g_error_matches(err, BUS_ERROR, BUS_ERROR_OVERLAP));
     g_clear_error(&err);
     sim_machine_free(m);
