@@ -396,8 +396,10 @@ static bool report_read_details(sqlite3 *sql, const char *path,
             }
         } else if (g_str_has_prefix(bucket, "irq:")) {
             for (unsigned k = 0; k < G_N_ELEMENTS(report_irq_names); k++) {
+                /* One counter per VM: the run's is their sum. */
                 if (strcmp(bucket + 4, report_irq_names[k]) == 0) {
-                    r->irq[k] = (int64_t)count;
+                    r->irq[k] = (r->irq[k] < 0 ? 0 : r->irq[k]) +
+                                (int64_t)count;
                 }
             }
         } else {

@@ -347,6 +347,7 @@ entered:
 enum cpu_stop_reason cpu_vmx_emulate_mmio(struct cpu *cpu)
 {
     enum cpu_stop_reason r;
+    uint64_t deadline;
 
     g_assert(cpu->vmcs != NULL && !cpu->nonroot);
     if (cpu->vmcs->guest_dirty || cpu->vmcs->lazy_cpu != cpu) {
@@ -360,7 +361,13 @@ enum cpu_stop_reason cpu_vmx_emulate_mmio(struct cpu *cpu)
     }
     cpu->nonroot = true;
     cpu->mmio_emulation = true;
+    /* The trapped instruction completes whatever the time: a deadline
+     * reached by the exit's own cost must not leave it undone (the guest
+     * would re-enter at it and trap again, for ever). */
+    deadline = cpu->deadline;
+    cpu->deadline = UINT64_MAX;
     r = cpu_run(cpu, 1);
+    cpu->deadline = deadline;
     cpu->mmio_emulation = false;
     if (cpu->nonroot) {
         /* Completed without an exit: save the state, not exit info. */

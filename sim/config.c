@@ -25,10 +25,21 @@
 #define SIM_SRCDIR "."
 #endif
 
-/* The keys of an experiment file, "section.key". */
+/*
+ * The keys of an experiment file, "section.key".  A `*` in a section
+ * stands for a name of letters, digits, '-' and '_' ([vm.NAME]).  A file
+ * describes its VMs either as one VM with [machine] mode and memory and
+ * [guest] program, or as any number of [vm.NAME] sections; the host's
+ * settings are in [host] (or, for one VM, in [machine]).
+ */
 static const char *const config_keys[] = {
     "experiment.name",     /* default: the file name */
     "experiment.seed",     /* default 1 */
+    "host.cpus",           /* physical CPUs; default: one per vCPU */
+    "host.quantum",        /* default 1us */
+    "host.profile",        /* as machine.profile */
+    "host.guest_base",     /* as machine.guest_base */
+    "host.tsc_mhz",        /* as machine.tsc_mhz */
     "machine.mode",        /* native or hvm */
     "machine.memory",      /* default 64M */
     "machine.guest_base",  /* hvm: default 256M */
@@ -39,6 +50,10 @@ static const char *const config_keys[] = {
     "device.regfile.placement",
     "machine.profile",     /* default skylake */
     "guest.program",       /* required */
+    "vm.*.mode",           /* native or hvm; default hvm */
+    "vm.*.memory",         /* default 64M */
+    "vm.*.vcpus",          /* default 1 */
+    "vm.*.program",        /* required */
     "limits.instructions", /* 0: none */
     "limits.time",         /* 0: none */
     "trace.file",          /* SQLite database to record into; none */
@@ -48,6 +63,9 @@ static const char *const config_keys[] = {
 
 #define CONFIG_DEFAULT_MEMORY "64M"
 #define CONFIG_DEFAULT_GUEST_BASE "256M"
+#define CONFIG_DEFAULT_QUANTUM "1us"
+/* The name of the one VM of a file without [vm.NAME] sections. */
+#define CONFIG_SINGLE_VM_NAME "guest"
 
 /* The devices whose placement a config may choose, as in sim_config. */
 static const char *const config_placed_devices[SIM_NPLACED_DEVICES] = {
@@ -102,14 +120,52 @@ static void ini_clear(struct ini *ini)
     g_hash_table_destroy(ini->sets);
 }
 
+/* A name a `*` in a section pattern stands for. */
+static bool ini_name_ok(const char *p, size_t len)
+{
+    if (len == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!g_ascii_isalnum(p[i]) && p[i] != '-' && p[i] != '_') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Does the section part of @pattern ("vm.*.mode") match @section
+ * ("vm.web")?  Returns: the key part ("mode") if so, else NULL.
+ */
+static const char *ini_pattern_match(const char *pattern, const char *section)
+{
+    const char *key = strrchr(pattern, '.');
+    const char *p = pattern, *s = section;
+
+    while (p < key) {
+        if (*p == '*') {
+            size_t n = strcspn(s, ".");
+
+            if (!ini_name_ok(s, n)) {
+                return NULL;
+            }
+            s += n;
+            p++;
+        } else if (*p == *s) {
+            p++;
+            s++;
+        } else {
+            return NULL;
+        }
+    }
+    return *s == '\0' ? key + 1 : NULL;
+}
+
 static bool ini_section_known(const struct ini *ini, const char *section)
 {
-    size_t len = strlen(section);
-
     for (size_t i = 0; ini->keys[i] != NULL; i++) {
-        if (strncmp(ini->keys[i], section, len) == 0 &&
-            ini->keys[i][len] == '.' &&
-            strchr(ini->keys[i] + len + 1, '.') == NULL) {
+        if (ini_pattern_match(ini->keys[i], section) != NULL) {
             return true;
         }
     }
@@ -119,16 +175,20 @@ static bool ini_section_known(const struct ini *ini, const char *section)
 static bool ini_key_known(const struct ini *ini, const char *section,
                           const char *key)
 {
-    g_autofree char *full = g_strdup_printf("%s.%s", section, key);
+    for (size_t i = 0; ini->keys[i] != NULL; i++) {
+        const char *k = ini_pattern_match(ini->keys[i], section);
 
-    return g_strv_contains((const char *const *)ini->keys, full);
+        if (k != NULL && strcmp(k, key) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* "experiment, machine, guest" or, for @section, its keys. */
 static char *ini_known_list(const struct ini *ini, const char *section)
 {
     GString *s = g_string_new(NULL);
-    size_t len = section != NULL ? strlen(section) : 0;
     g_autofree char *prev = NULL;
 
     for (size_t i = 0; ini->keys[i] != NULL; i++) {
@@ -138,13 +198,16 @@ static char *ini_known_list(const struct ini *ini, const char *section)
         char *name;
 
         if (section != NULL) {
-            if (strncmp(k, section, len) != 0 || k[len] != '.') {
+            if (ini_pattern_match(k, section) == NULL) {
                 continue;
             }
             name = g_strdup(dot + 1);
         } else {
             /* Keys are grouped by section: list each section once. */
-            name = g_strndup(k, (size_t)(dot - k));
+            g_autofree char *sec = g_strndup(k, (size_t)(dot - k));
+            g_auto(GStrv) parts = g_strsplit(sec, "*", -1);
+
+            name = g_strjoinv("NAME", parts);
             if (prev != NULL && strcmp(prev, name) == 0) {
                 g_free(name);
                 continue;
@@ -736,26 +799,200 @@ void sim_profile_clear(struct sim_profile *profile)
 
 /* ---- Experiment files ---- */
 
+/* Parses a mode value; @section.@key names it in the error. */
+static bool config_mode(struct ini *ini, const char *section, const char *text,
+                        enum sim_mode *out, GError **error)
+{
+    if (strcmp(text, "hvm") == 0) {
+        *out = SIM_MODE_HVM;
+    } else if (strcmp(text, "native") == 0) {
+        *out = SIM_MODE_NATIVE;
+    } else {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, "mode", text,
+                  "unknown mode (expected native or hvm)");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * One VM: its mode and memory from @section (machine or vm.NAME), its
+ * program from @prog_section (guest or vm.NAME), its vCPUs from
+ * @section's vcpus when @section is a [vm.NAME].
+ */
+static bool config_read_vm(struct ini *ini, const char *section,
+                           const char *prog_section, const char *dir,
+                           enum sim_mode default_mode,
+                           struct sim_vm_config *vm, GError **error)
+{
+    g_autofree char *mode = NULL, *memory = NULL, *program = NULL;
+    g_autofree char *vcpus = NULL;
+    bool is_vm = g_str_has_prefix(section, "vm.");
+    uint64_t v;
+
+    if (!ini_get(ini, section, "mode", &mode, error) ||
+        !ini_get(ini, section, "memory", &memory, error) ||
+        !ini_get(ini, prog_section, "program", &program, error) ||
+        (is_vm && !ini_get(ini, section, "vcpus", &vcpus, error))) {
+        return false;
+    }
+    vm->name = g_strdup(is_vm ? section + 3 : CONFIG_SINGLE_VM_NAME);
+    vm->mode = default_mode;
+    if (mode != NULL && !config_mode(ini, section, mode, &vm->mode, error)) {
+        return false;
+    }
+    if (!parse_size(memory != NULL ? memory : CONFIG_DEFAULT_MEMORY,
+                    &vm->memory)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, "memory", memory,
+                  "expected a size such as 64M or 1G (suffix K, M or G)");
+        return false;
+    }
+    if (vm->memory < SIM_RAM_MIN || vm->memory > SIM_RAM_MAX ||
+        vm->memory % SIM_RAM_GRANULE != 0) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, "memory", memory,
+                  "must be a multiple of 2M from 4M to 16G (the guest "
+                  "page tables map RAM with 2 MiB pages)");
+        return false;
+    }
+    vm->vcpus = 1;
+    if (vcpus != NULL && (!parse_u64(vcpus, &v) || v == 0 || v > 256)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, section, "vcpus", vcpus,
+                  "expected a number of vCPUs from 1 to 256");
+        return false;
+    }
+    if (vcpus != NULL && v != 1) {
+        ini_error(error, ini, SIM_ERROR_UNSUPPORTED, section, "vcpus", vcpus,
+                  "several vCPUs in one VM are not implemented yet (they "
+                  "need the local APIC to start and signal each other)");
+        return false;
+    }
+    if (program == NULL) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, prog_section, "program", NULL,
+                  "required key is missing (the guest ELF to run)");
+        return false;
+    }
+    vm->program = resolve_file(program, dir);
+    if (vm->program == NULL) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, prog_section, "program",
+                  program, "no such file (looked in the current directory%s%s)",
+                  g_path_is_absolute(program) ? "" : " and in ",
+                  g_path_is_absolute(program) ? "" : dir);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The VMs: every [vm.NAME] in file order, or the one VM of [machine] and
+ * [guest].  The two forms do not mix.
+ */
+static bool config_read_vms(struct sim_config *cfg, struct ini *ini,
+                            const char *dir, GError **error)
+{
+    static const char *const single_keys[][2] = {
+        {"machine", "mode"}, {"machine", "memory"}, {"guest", "program"}};
+    g_auto(GStrv) groups = g_key_file_get_groups(ini->kf, NULL);
+    GPtrArray *names = g_ptr_array_new();
+    bool ok = true;
+
+    for (size_t i = 0; groups[i] != NULL; i++) {
+        if (g_str_has_prefix(groups[i], "vm.")) {
+            g_ptr_array_add(names, groups[i]);
+        }
+    }
+    if (names->len == 0) {
+        cfg->nvms = 1;
+        cfg->vms = g_new0(struct sim_vm_config, 1);
+        ok = config_read_vm(ini, "machine", "guest", dir, SIM_MODE_NATIVE,
+                            &cfg->vms[0], error);
+        g_ptr_array_free(names, true);
+        return ok;
+    }
+    for (size_t i = 0; i < SIM_ARRAY_SIZE(single_keys) && ok; i++) {
+        if (g_key_file_has_key(ini->kf, single_keys[i][0], single_keys[i][1],
+                               NULL)) {
+            ini_error(error, ini, SIM_ERROR_CONFIG, single_keys[i][0],
+                      single_keys[i][1], NULL,
+                      "not used in a file with [vm.NAME] sections: give "
+                      "it in each [vm.NAME]");
+            ok = false;
+        }
+    }
+    if (ok && names->len > SIM_MAX_VMS) {
+        g_set_error(error, SIM_ERROR, SIM_ERROR_CONFIG,
+                    "%s: %u [vm.NAME] sections: at most %d VMs", ini->origin,
+                    names->len, SIM_MAX_VMS);
+        ok = false;
+    }
+    cfg->nvms = names->len;
+    cfg->vms = g_new0(struct sim_vm_config, cfg->nvms);
+    for (guint i = 0; i < names->len && ok; i++) {
+        ok = config_read_vm(ini, g_ptr_array_index(names, i),
+                            g_ptr_array_index(names, i), dir, SIM_MODE_HVM,
+                            &cfg->vms[i], error);
+        if (ok && cfg->vms[i].mode == SIM_MODE_NATIVE && names->len > 1) {
+            ini_error(error, ini, SIM_ERROR_UNSUPPORTED,
+                      (const char *)g_ptr_array_index(names, i), "mode",
+                      "native",
+                      "a native guest runs on the bare host, so it cannot "
+                      "share it with other VMs: use mode = hvm");
+            ok = false;
+        }
+    }
+    g_ptr_array_free(names, true);
+    return ok;
+}
+
+/*
+ * A host setting, [host] @key or (one-VM files) [machine] @key, not both.
+ * *@section says which was read.
+ */
+static bool config_host_get(struct ini *ini, const char *key, char **out,
+                            const char **section, GError **error)
+{
+    g_autofree char *old = NULL;
+
+    if (!ini_get(ini, "host", key, out, error) ||
+        !ini_get(ini, "machine", key, &old, error)) {
+        return false;
+    }
+    *section = "host";
+    if (*out != NULL && old != NULL) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", key, old,
+                  "also given as host.%s: give it once", key);
+        g_free(*out);
+        *out = NULL;
+        return false;
+    }
+    if (old != NULL) {
+        *out = g_steal_pointer(&old);
+        *section = "machine";
+    }
+    return true;
+}
+
 static bool config_read(struct sim_config *cfg, struct ini *ini,
                         const char *dir, GError **error)
 {
-    g_autofree char *name = NULL, *seed = NULL, *mode = NULL;
-    g_autofree char *memory = NULL, *profile = NULL, *program = NULL;
+    g_autofree char *name = NULL, *seed = NULL, *cpus = NULL;
+    g_autofree char *profile = NULL, *quantum = NULL;
     g_autofree char *insns = NULL, *time = NULL, *guest_base = NULL;
     g_autofree char *tsc = NULL, *tfile = NULL, *tlevel = NULL;
+    const char *profile_sec = "machine", *base_sec = "machine";
+    const char *tsc_sec = "machine";
     g_autoptr(GError) local = NULL;
+    unsigned total_vcpus = 0;
     uint64_t v;
 
     if (!ini_get(ini, "experiment", "name", &name, error) ||
         !ini_get(ini, "experiment", "seed", &seed, error) ||
-        !ini_get(ini, "machine", "mode", &mode, error) ||
-        !ini_get(ini, "machine", "memory", &memory, error) ||
-        !ini_get(ini, "machine", "guest_base", &guest_base, error) ||
-        !ini_get(ini, "machine", "tsc_mhz", &tsc, error) ||
+        !ini_get(ini, "host", "cpus", &cpus, error) ||
+        !ini_get(ini, "host", "quantum", &quantum, error) ||
+        !config_host_get(ini, "guest_base", &guest_base, &base_sec, error) ||
+        !config_host_get(ini, "tsc_mhz", &tsc, &tsc_sec, error) ||
+        !config_host_get(ini, "profile", &profile, &profile_sec, error) ||
         !ini_get(ini, "trace", "file", &tfile, error) ||
         !ini_get(ini, "trace", "level", &tlevel, error) ||
-        !ini_get(ini, "machine", "profile", &profile, error) ||
-        !ini_get(ini, "guest", "program", &program, error) ||
         !ini_get(ini, "limits", "instructions", &insns, error) ||
         !ini_get(ini, "limits", "time", &time, error)) {
         return false;
@@ -779,20 +1016,12 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
         return false;
     }
 
-    cfg->mode = SIM_MODE_NATIVE;
-    if (mode != NULL && strcmp(mode, "hvm") == 0) {
-        cfg->mode = SIM_MODE_HVM;
-    } else if (mode != NULL && strcmp(mode, "native") != 0) {
-        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "mode", mode,
-                  "unknown mode (expected native or hvm)");
-        return false;
-    }
     if (!parse_size(guest_base != NULL ? guest_base
                                        : CONFIG_DEFAULT_GUEST_BASE,
                     &cfg->guest_base) ||
         cfg->guest_base % SIM_RAM_GRANULE != 0 ||
         cfg->guest_base < SIM_RAM_GRANULE || cfg->guest_base > SIM_RAM_MAX) {
-        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "guest_base",
+        ini_error(error, ini, SIM_ERROR_CONFIG, base_sec, "guest_base",
                   guest_base,
                   "expected a multiple of 2M from 2M to 16G (where guest "
                   "RAM sits in machine memory under hvm)");
@@ -816,49 +1045,50 @@ static bool config_read(struct sim_config *cfg, struct ini *ini,
         }
     }
 
-    if (!parse_size(memory != NULL ? memory : CONFIG_DEFAULT_MEMORY,
-                    &cfg->memory)) {
-        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "memory", memory,
-                  "expected a size such as 64M or 1G (suffix K, M or G)");
-        return false;
-    }
-    if (cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
-        cfg->memory % SIM_RAM_GRANULE != 0) {
-        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "memory", memory,
-                  "must be a multiple of 2M from 4M to 16G (the guest "
-                  "page tables map RAM with 2 MiB pages)");
-        return false;
-    }
-
     if (profile == NULL) {
         profile = g_strdup(CONFIG_DEFAULT_PROFILE);
     }
     if (!sim_profile_load(profile, dir, &cfg->profile, &local)) {
-        ini_error(error, ini, local->code, "machine", "profile", profile, "%s",
-                  local->message);
+        ini_error(error, ini, local->code, profile_sec, "profile", profile,
+                  "%s", local->message);
         return false;
     }
 
     cfg->tsc_mhz = cfg->profile.freq_mhz;
     if (tsc != NULL && (!parse_u64(tsc, &v) || v == 0 || v > 100000)) {
-        ini_error(error, ini, SIM_ERROR_CONFIG, "machine", "tsc_mhz", tsc,
+        ini_error(error, ini, SIM_ERROR_CONFIG, tsc_sec, "tsc_mhz", tsc,
                   "expected the TSC rate in MHz, 1 to 100000");
         return false;
     } else if (tsc != NULL) {
         cfg->tsc_mhz = (uint32_t)v;
     }
 
-    if (program == NULL) {
-        ini_error(error, ini, SIM_ERROR_CONFIG, "guest", "program", NULL,
-                  "required key is missing (the guest ELF to run)");
+    if (!config_read_vms(cfg, ini, dir, error)) {
         return false;
     }
-    cfg->program = resolve_file(program, dir);
-    if (cfg->program == NULL) {
-        ini_error(error, ini, SIM_ERROR_CONFIG, "guest", "program", program,
-                  "no such file (looked in the current directory%s%s)",
-                  g_path_is_absolute(program) ? "" : " and in ",
-                  g_path_is_absolute(program) ? "" : dir);
+    for (unsigned i = 0; i < cfg->nvms; i++) {
+        total_vcpus += cfg->vms[i].vcpus;
+    }
+    cfg->host_cpus = total_vcpus;
+    if (cpus != NULL && (!parse_u64(cpus, &v) || v == 0 || v > 4096)) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "host", "cpus", cpus,
+                  "expected a number of physical CPUs from 1 to 4096");
+        return false;
+    } else if (cpus != NULL && v < total_vcpus) {
+        ini_error(error, ini, SIM_ERROR_UNSUPPORTED, "host", "cpus", cpus,
+                  "fewer physical CPUs than the %u vCPUs: time-sliced "
+                  "scheduling of vCPUs is not implemented yet (each vCPU "
+                  "runs on a physical CPU of its own)",
+                  total_vcpus);
+        return false;
+    } else if (cpus != NULL) {
+        cfg->host_cpus = (unsigned)v;
+    }
+    if (!parse_time_ns(quantum != NULL ? quantum : CONFIG_DEFAULT_QUANTUM,
+                       &cfg->quantum_ns) ||
+        cfg->quantum_ns == 0) {
+        ini_error(error, ini, SIM_ERROR_CONFIG, "host", "quantum", quantum,
+                  "expected a time with a unit, more than 0 (e.g. 1us)");
         return false;
     }
 
@@ -938,7 +1168,11 @@ void sim_config_free(struct sim_config *cfg)
     g_free(cfg->path);
     g_free(cfg->name);
     sim_profile_clear(&cfg->profile);
-    g_free(cfg->program);
+    for (unsigned i = 0; i < cfg->nvms; i++) {
+        g_free(cfg->vms[i].name);
+        g_free(cfg->vms[i].program);
+    }
+    g_free(cfg->vms);
     g_free(cfg->limit_time_text);
     g_free(cfg->trace_file);
     g_free(cfg->text);

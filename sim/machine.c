@@ -173,6 +173,50 @@ static bool machine_trace_begin(struct sim_machine *m, GError **error)
     return true;
 }
 
+static void vm_add_stats(const struct sim_vm *vm, struct sim_stats *out);
+
+/* The counters of @vm: cycles by bucket, exits by reason, interrupts. */
+static bool vm_trace_counters(struct sim_vm *vm, GError **error)
+{
+    struct sim_machine *m = vm->host;
+    struct sim_stats st = {0};
+    struct cpu_stats cs = {0};
+    bool ok = true;
+
+    vm_add_stats(vm, &st);
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        struct cpu_stats one;
+
+        cpu_get_stats(vm->vcpus[i]->cpu, &one);
+        cs.irq_raised += one.irq_raised;
+        cs.irq_delivered += one.irq_delivered;
+    }
+    for (unsigned b = 0; b < SIM_NBUCKETS && ok; b++) {
+        ok = trace_counter(m->trace, m->trace_run, vm->id, sim_bucket_name(b),
+                           st.buckets[b], 0, error);
+    }
+    for (unsigned r = 0; r < SIM_NEXIT_REASONS && ok; r++) {
+        g_autofree char *name = NULL;
+
+        if (st.exits[r] == 0) {
+            continue;
+        }
+        name = g_strdup_printf("exit:%s", vmx_exit_reason_name(r));
+        ok = trace_counter(m->trace, m->trace_run, vm->id, name,
+                           st.exit_cycles[r], st.exits[r], error);
+    }
+    /* Interrupt counts: a livelock shows as delivered far below raised. */
+    if (ok) {
+        ok = trace_counter(m->trace, m->trace_run, vm->id, "irq:raised", 0,
+                           cs.irq_raised, error);
+    }
+    if (ok) {
+        ok = trace_counter(m->trace, m->trace_run, vm->id, "irq:delivered", 0,
+                           cs.irq_delivered, error);
+    }
+    return ok;
+}
+
 void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
 {
     GError *err = NULL;
@@ -184,34 +228,8 @@ void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop)
         return;
     }
     sim_machine_get_stats(m, &st);
-    for (unsigned b = 0; b < SIM_NBUCKETS && ok; b++) {
-        ok = trace_counter(m->trace, m->trace_run, 0, sim_bucket_name(b),
-                           st.buckets[b], 0, &err);
-    }
-    for (unsigned r = 0; r < SIM_NEXIT_REASONS && ok; r++) {
-        g_autofree char *name = NULL;
-
-        if (st.exits[r] == 0) {
-            continue;
-        }
-        name = g_strdup_printf("exit:%s", vmx_exit_reason_name(r));
-        ok = trace_counter(m->trace, m->trace_run, 0, name, st.exit_cycles[r],
-                           st.exits[r], &err);
-    }
-    {
-        /* Interrupt counts: a livelock shows as delivered far below
-         * raised. */
-        struct cpu_stats cs;
-
-        cpu_get_stats(m->clock->cpu, &cs);
-        if (ok) {
-            ok = trace_counter(m->trace, m->trace_run, 0, "irq:raised", 0,
-                               cs.irq_raised, &err);
-        }
-        if (ok) {
-            ok = trace_counter(m->trace, m->trace_run, 0, "irq:delivered", 0,
-                               cs.irq_delivered, &err);
-        }
+    for (unsigned i = 0; i < m->nvms && ok; i++) {
+        ok = vm_trace_counters(m->vms[i], &err);
     }
     totals.instructions = st.instructions;
     totals.cycles = st.cycles;
@@ -399,23 +417,24 @@ static void vcpu_free(struct sim_vcpu *v)
 }
 
 /*
- * VM @id of the host, its RAM at machine-physical @guest_base, with one
- * vCPU at the program's entry.  Returns: the VM (vm_free), set up, or
- * with @error set and only partly set up.
+ * VM @id of the host as @vc describes it, its RAM at machine-physical
+ * @guest_base, with one vCPU at the program's entry.  Returns: the VM
+ * (vm_free), set up, or with @error set and only partly set up.
  */
 static struct sim_vm *vm_new(struct sim_machine *m, unsigned id,
+                             const struct sim_vm_config *vc,
                              uint64_t guest_base, uint32_t *next_trace_id,
                              GError **error)
 {
-    const struct sim_config *cfg = m->cfg;
     struct sim_vm *vm = g_new0(struct sim_vm, 1);
 
     vm->host = m;
     vm->id = id;
-    vm->mode = cfg->mode;
+    vm->name = vc->name;
+    vm->mode = vc->mode;
     vm->guest_base = guest_base;
     vm->ram = m->mem + guest_base;
-    vm->ram_size = cfg->memory;
+    vm->ram_size = vc->memory;
     vm->io = bus_space_new("io", 0x10000);
     vm->mmio = bus_space_new("mmio", 0);
     vm->devices = g_ptr_array_new();
@@ -424,7 +443,7 @@ static struct sim_vm *vm_new(struct sim_machine *m, unsigned id,
     vm->vcpus = g_new0(struct sim_vcpu *, vm->nvcpus);
     vm->vcpus[0] = vcpu_new(vm, 0);
     if (vm_add_devices(vm, next_trace_id, error) &&
-        vm_load_guest(vm, vm->vcpus[0], cfg->program, error) &&
+        vm_load_guest(vm, vm->vcpus[0], vc->program, error) &&
         vm->mode == SIM_MODE_HVM && sim_vmm_vm_init(vm, error)) {
         sim_vmm_vcpu_init(vm->vcpus[0], error);
     }
@@ -467,25 +486,32 @@ static uint64_t machine_time_to_cycles(uint64_t ns, uint32_t freq_mhz)
 struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
 {
     struct sim_machine *m = g_new0(struct sim_machine, 1);
-    uint64_t guest_base = cfg->mode == SIM_MODE_HVM ? cfg->guest_base : 0;
+    bool hvm = cfg->vms[0].mode == SIM_MODE_HVM;
+    uint64_t base = hvm ? cfg->guest_base : 0;
     uint32_t next_trace_id = 1;
-    GError *err = NULL;
 
     m->cfg = cfg;
     m->trace_deferred = g_array_new(false, false, sizeof(struct trace_event));
-    if (cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
-        cfg->memory % SIM_RAM_GRANULE != 0) {
-        g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
-                    "guest RAM of %" PRIu64 " bytes: must be a multiple of "
-                    "2 MiB from 4 MiB to 16 GiB",
-                    cfg->memory);
-        goto fail;
+    /* Machine memory: under hvm the VMM's pages from 1 MiB up to
+     * guest_base, then each VM's RAM in turn; natively the one VM's RAM
+     * from 0. */
+    m->mem_size = base;
+    for (unsigned i = 0; i < cfg->nvms; i++) {
+        const uint64_t ram = cfg->vms[i].memory;
+
+        if (ram < SIM_RAM_MIN || ram > SIM_RAM_MAX ||
+            ram % SIM_RAM_GRANULE != 0) {
+            g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
+                        "VM %s: guest RAM of %" PRIu64 " bytes: must be a "
+                        "multiple of 2 MiB from 4 MiB to 16 GiB",
+                        cfg->vms[i].name, ram);
+            goto fail;
+        }
+        m->mem_size += ram;
+        m->nvcpus += cfg->vms[i].vcpus;
     }
-    /* Machine memory: the VMM's pages from 1 MiB up to the first VM's
-     * RAM (hvm), then the VM's RAM. */
-    m->mem_size = guest_base + cfg->memory;
     m->page_next = SIM_VMM_PAGES_START;
-    m->page_end = guest_base;
+    m->page_end = base;
     /* Anonymous memory: pages the guest never touches cost nothing. */
     m->mem = mmap(NULL, m->mem_size, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -496,14 +522,25 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
                     m->mem_size >> 20);
         goto fail;
     }
-    m->nvms = 1;
-    m->vms = g_new0(struct sim_vm *, m->nvms);
-    m->vms[0] = vm_new(m, 0, guest_base, &next_trace_id, &err);
-    m->clock = m->vms[0]->vcpus[0];
-    if (err != NULL) {
-        g_propagate_error(error, err);
-        goto fail;
+    m->vms = g_new0(struct sim_vm *, cfg->nvms);
+    for (unsigned i = 0; i < cfg->nvms; i++) {
+        GError *err = NULL;
+
+        m->vms[i] = vm_new(m, i, &cfg->vms[i], base, &next_trace_id, &err);
+        m->nvms = i + 1;
+        base += cfg->vms[i].memory;
+        if (err != NULL) {
+            if (cfg->nvms > 1) {
+                g_prefix_error(&err, "VM %s: ", cfg->vms[i].name);
+            }
+            g_propagate_error(error, err);
+            goto fail;
+        }
     }
+    m->quantum_cycles =
+        m->nvcpus > 1
+            ? machine_time_to_cycles(cfg->quantum_ns, cfg->profile.freq_mhz)
+            : UINT64_MAX;
     if (!machine_trace_begin(m, error)) {
         goto fail;
     }
@@ -556,6 +593,32 @@ struct bus_space *sim_vm_mmio(struct sim_vm *vm)
     return vm->mmio;
 }
 
+/*
+ * Copies console output to the sink, flushed at each newline.  With
+ * several VMs each line starts with "[NAME] ".
+ * Returns: false if a write or flush failed (errno says why).
+ */
+static bool console_sink_write(struct sim_vm *vm, const char *buf, size_t len)
+{
+    FILE *f = vm->console_sink;
+
+    if (vm->host->nvms == 1) {
+        return fwrite(buf, 1, len, f) == len &&
+               (memchr(buf, '\n', len) == NULL || fflush(f) == 0);
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (vm->console_line_open == false &&
+            fprintf(f, "[%s] ", vm->name) < 0) {
+            return false;
+        }
+        vm->console_line_open = buf[i] != '\n';
+        if (putc(buf[i], f) == EOF || (buf[i] == '\n' && fflush(f) != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void sim_vm_console_write(struct sim_vm *vm, const void *buf, size_t len)
 {
     size_t room = SIM_CONSOLE_MAX - vm->console->len;
@@ -567,10 +630,7 @@ void sim_vm_console_write(struct sim_vm *vm, const void *buf, size_t len)
     if (vm->console_sink != NULL) {
         /* A lost write is kept for the end of the run: output is a result. */
         errno = 0;
-        if ((fwrite(buf, 1, len, vm->console_sink) != len ||
-             (memchr(buf, '\n', len) != NULL &&
-              fflush(vm->console_sink) != 0)) &&
-            vm->console_errno == 0) {
+        if (!console_sink_write(vm, buf, len) && vm->console_errno == 0) {
             vm->console_errno = errno != 0 ? errno : EIO;
         }
     }
@@ -610,23 +670,46 @@ struct sim_vm *sim_machine_vm(struct sim_machine *m, unsigned i)
     return m->vms[i];
 }
 
+const char *sim_vm_name(const struct sim_vm *vm)
+{
+    return vm->name;
+}
+
+const char *sim_vm_console(const struct sim_vm *vm, size_t *len)
+{
+    if (len != NULL) {
+        *len = vm->console->len;
+    }
+    return vm->console->str;
+}
+
+uint8_t *sim_vm_ram(struct sim_vm *vm, uint64_t *size)
+{
+    *size = vm->ram_size;
+    return vm->ram;
+}
+
 void sim_machine_set_console_sink(struct sim_machine *m, FILE *sink)
 {
-    m->vms[0]->console_sink = sink;
-    m->vms[0]->console_errno = 0;
+    for (unsigned i = 0; i < m->nvms; i++) {
+        m->vms[i]->console_sink = sink;
+        m->vms[i]->console_errno = 0;
+    }
 }
 
 int sim_machine_console_errno(const struct sim_machine *m)
 {
-    return m->vms[0]->console_errno;
+    for (unsigned i = 0; i < m->nvms; i++) {
+        if (m->vms[i]->console_errno != 0) {
+            return m->vms[i]->console_errno;
+        }
+    }
+    return 0;
 }
 
 const char *sim_machine_console(const struct sim_machine *m, size_t *len)
 {
-    if (len != NULL) {
-        *len = m->vms[0]->console->len;
-    }
-    return m->vms[0]->console->str;
+    return sim_vm_console(m->vms[0], len);
 }
 
 struct cpu *sim_machine_cpu(struct sim_machine *m)
@@ -641,8 +724,7 @@ const struct sim_config *sim_machine_config(const struct sim_machine *m)
 
 uint8_t *sim_machine_ram(struct sim_machine *m, uint64_t *size)
 {
-    *size = m->vms[0]->ram_size;
-    return m->vms[0]->ram;
+    return sim_vm_ram(m->vms[0], size);
 }
 
 uint8_t *sim_machine_memory(struct sim_machine *m, uint64_t *size)
@@ -670,10 +752,36 @@ void sim_machine_guest_regs(const struct sim_machine *m,
 
 bool sim_machine_exit_status(const struct sim_machine *m, uint32_t *status)
 {
-    if (m->vms[0]->exited) {
-        *status = m->vms[0]->exit_status;
+    *status = 0;
+    for (unsigned i = 0; i < m->nvms; i++) {
+        if (!m->vms[i]->exited) {
+            return false;
+        }
+        if (*status == 0) {
+            *status = m->vms[i]->exit_status;
+        }
     }
-    return m->vms[0]->exited;
+    return true;
+}
+
+void sim_machine_cpu_stats(const struct sim_machine *m, struct cpu_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < m->nvms; i++) {
+        for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
+            struct cpu_stats cs;
+
+            cpu_get_stats(m->vms[i]->vcpus[j]->cpu, &cs);
+            out->blocks_decoded += cs.blocks_decoded;
+            out->insns_decoded += cs.insns_decoded;
+            out->block_invalidations += cs.block_invalidations;
+            out->tlb_misses += cs.tlb_misses;
+            out->tlb_flushes += cs.tlb_flushes;
+            out->exceptions += cs.exceptions;
+            out->irq_raised += cs.irq_raised;
+            out->irq_delivered += cs.irq_delivered;
+        }
+    }
 }
 
 /* The process's peak resident set (VmHWM in /proc/self/status), bytes. */
@@ -762,7 +870,14 @@ void sim_machine_get_stats(const struct sim_machine *m, struct sim_stats *out)
     for (unsigned i = 0; i < m->nvms; i++) {
         vm_add_stats(m->vms[i], out);
     }
-    out->cycles = sim_host_now(m);
+    /* The host's time: the latest any vCPU got to. */
+    for (unsigned i = 0; i < m->nvms; i++) {
+        for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
+            uint64_t t = cpu_cycles(m->vms[i]->vcpus[j]->cpu);
+
+            out->cycles = t > out->cycles ? t : out->cycles;
+        }
+    }
     out->sim_time_ns =
         freq == 0 ? 0
                   : (uint64_t)((unsigned __int128)out->cycles * 1000 / freq);

@@ -73,7 +73,7 @@ static void main_print_stats(struct sim_machine *m, FILE *out)
     double host_s;
 
     sim_machine_get_stats(m, &st);
-    cpu_get_stats(sim_machine_cpu(m), &cs);
+    sim_machine_cpu_stats(m, &cs);
     host_s = (double)st.host_ns / 1e9;
     fprintf(out, "instructions retired: %" PRIu64 "\n", st.instructions);
     fprintf(out,

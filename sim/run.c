@@ -26,133 +26,164 @@ static uint64_t run_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Returns: true with *@stop if a limit or a request ends the run now. */
-static bool run_check(struct sim_machine *m, uint64_t *budget,
-                      enum sim_stop *stop)
+/* Instructions retired by every vCPU of the host. */
+static uint64_t run_icount(const struct sim_machine *m)
 {
-    struct sim_vcpu *v = m->clock;
-    struct sim_vm *vm = v->vm;
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < m->nvms; i++) {
+        for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
+            n += cpu_icount(m->vms[i]->vcpus[j]->cpu);
+        }
+    }
+    return n;
+}
+
+/* The VM has stopped for @stop; the others go on. */
+static void vm_stop(struct sim_vm *vm, enum sim_stop stop)
+{
+    vm->stopped = true;
+    vm->stop = stop;
+}
+
+/*
+ * Returns: true with *@stop if a limit or a request ends the whole run
+ * now, or every VM has stopped.
+ */
+static bool run_check(struct sim_machine *m, enum sim_stop *stop)
+{
     uint64_t limit = m->cfg->limit_instructions;
-    uint64_t icount = cpu_icount(v->cpu);
-    uint64_t cycles = cpu_cycles(v->cpu);
+    unsigned stopped = 0;
 
     if (m->stop_requested) {
         *stop = SIM_STOP_INTERRUPTED;
         return true;
     }
-    if (vm->exited) {
-        *stop = SIM_STOP_EXIT;
+    if (limit != 0 && run_icount(m) >= limit) {
+        *stop = SIM_STOP_INSN_LIMIT;
         return true;
     }
-    *budget = SIM_SLICE_INSNS;
-    if (limit != 0) {
-        if (icount >= limit) {
-            *stop = SIM_STOP_INSN_LIMIT;
-            return true;
-        }
-        if (limit - icount < *budget) {
-            *budget = limit - icount;
+    if (m->limit_cycles != 0 && m->now >= m->limit_cycles) {
+        *stop = SIM_STOP_TIME_LIMIT;
+        return true;
+    }
+    for (unsigned i = 0; i < m->nvms; i++) {
+        stopped += m->vms[i]->stopped;
+    }
+    if (stopped < m->nvms) {
+        return false;
+    }
+    /* Every VM stopped: the run's reason is the first that did not exit
+     * (all exited: exit). */
+    *stop = SIM_STOP_EXIT;
+    for (unsigned i = 0; i < m->nvms; i++) {
+        if (m->vms[i]->stop != SIM_STOP_EXIT) {
+            *stop = m->vms[i]->stop;
+            break;
         }
     }
-    if (m->limit_cycles != 0) {
-        uint64_t left = m->limit_cycles - cycles;
-        uint64_t cpi = icount > 0 ? cycles / icount : 1;
-
-        if (cycles >= m->limit_cycles) {
-            *stop = SIM_STOP_TIME_LIMIT;
-            return true;
-        }
-        /*
-         * Aim at half the time left at the average cycles per instruction
-         * so far: slices shrink geometrically near the limit, which is
-         * then overshot by about one block, whatever the costs.
-         */
-        left /= 2 * (cpi > 0 ? cpi : 1);
-        if (left < *budget) {
-            *budget = left > 0 ? left : 1;
-        }
-    }
-    return false;
+    return true;
 }
 
 /*
- * The vCPU is halted: it can wake only through an interrupt.  Time moves
- * on to the next event, or to the time limit if that comes first, charged
- * to the idle bucket.
- * Returns: false with *stop when nothing can ever wake it (no event, or
- * interrupts disabled: NMIs are not modelled).
+ * @v is halted: it can wake only through an interrupt.  Its time moves on
+ * to @until, charged to the idle bucket, unless an interrupt it can take
+ * is pending.
+ * Returns: false when nothing can ever wake it (interrupts disabled: NMIs
+ * are not modelled; or no event of its VM is scheduled).
  */
-static bool run_idle(struct sim_machine *m, enum sim_stop *stop)
+static bool run_idle(struct sim_vcpu *v, uint64_t until)
 {
-    struct sim_vcpu *v = m->clock;
-    struct sim_vm *vm = v->vm;
     uint64_t now = cpu_cycles(v->cpu);
-    uint64_t next = sim_sched_next(m);
-    bool can_take = vm->mode == SIM_MODE_HVM
-                        ? sim_vmm_guest_can_wake(v)
+    bool hvm = v->vm->mode == SIM_MODE_HVM;
+    bool can_take = hvm ? sim_vmm_guest_can_wake(v)
                         : (cpu_rflags(v->cpu) & CPU_FLAG_IF) != 0;
 
     if (can_take && (cpu_interrupt_pending(v->cpu) ||
-                     (vm->mode == SIM_MODE_HVM &&
-                      sim_vmm_virq_pending(v)))) {
+                     (hvm && sim_vmm_virq_pending(v)))) {
         v->halted = false;
         return true;
     }
-    if (!can_take || next == UINT64_MAX) {
-        *stop = SIM_STOP_HALTED;
+    if (!can_take || v->vm->nevents == 0) {
         return false;
     }
-    /* Sleep no further than the time limit: run_check() ends it there. */
-    if (m->limit_cycles != 0 && next > m->limit_cycles) {
-        next = m->limit_cycles > now ? m->limit_cycles : now;
-    }
-    if (next > now) {
-        v->buckets[SIM_BUCKET_IDLE] += next - now;
-        cpu_add_cycles(v->cpu, next - now);
+    if (until > now) {
+        v->buckets[SIM_BUCKET_IDLE] += until - now;
+        cpu_add_cycles(v->cpu, until - now);
     }
     return true;
 }
 
 uint64_t sim_run_deadline(const struct sim_machine *m)
 {
-    uint64_t next = sim_sched_next(m);
-
-    if (m->limit_cycles != 0 && m->limit_cycles < next) {
-        next = m->limit_cycles;
-    }
-    return next;
+    return m->quantum_end;
 }
 
-enum sim_stop sim_machine_run(struct sim_machine *m)
+/* The end of the quantum that starts now: the quantum, the next event or
+ * the time limit, whichever comes first. */
+static uint64_t run_quantum_end(const struct sim_machine *m)
 {
-    struct sim_vcpu *v = m->clock;
-    struct sim_vm *vm = v->vm;
-    enum sim_stop stop;
-    uint64_t budget;
+    uint64_t end = m->quantum_cycles > UINT64_MAX - m->now
+                       ? UINT64_MAX
+                       : m->now + m->quantum_cycles;
+    uint64_t next = sim_sched_next(m);
 
-    for (;;) {
+    if (next < end) {
+        end = next;
+    }
+    if (m->limit_cycles != 0 && m->limit_cycles < end) {
+        end = m->limit_cycles;
+    }
+    return end;
+}
+
+/*
+ * Runs @v until its local time reaches the quantum's end (which an event
+ * scheduled meanwhile may bring closer), its VM stops, or a limit or a
+ * request ends the run.  Host time is measured around the CPU only.
+ */
+static void run_vcpu(struct sim_machine *m, struct sim_vcpu *v)
+{
+    struct sim_vm *vm = v->vm;
+    uint64_t limit = m->cfg->limit_instructions;
+
+    m->running = v;
+    while (!vm->stopped && !m->stop_requested &&
+           cpu_cycles(v->cpu) < m->quantum_end) {
+        enum sim_stop stop = SIM_STOP_EXIT;
         enum cpu_stop_reason why;
+        uint64_t budget = SIM_SLICE_INSNS;
         uint64_t t0;
 
-        if (run_check(m, &budget, &stop)) {
-            break;
-        }
-        sim_sched_run_due(m, cpu_cycles(v->cpu));
         if (v->halted) {
-            if (!run_idle(m, &stop)) {
+            if (!run_idle(v, m->quantum_end)) {
+                vm_stop(vm, SIM_STOP_HALTED);
+            }
+            if (v->halted) {
                 break;
             }
             continue;
         }
-        /* Run up to the next event or the time limit, at most a slice. */
-        cpu_set_deadline(v->cpu, sim_run_deadline(m));
+        if (limit != 0) {
+            uint64_t done = run_icount(m);
+
+            if (done >= limit) {
+                break;
+            }
+            budget = limit - done < budget ? limit - done : budget;
+        }
+        cpu_set_deadline(v->cpu, m->quantum_end);
         t0 = run_now_ns();
         if (vm->mode == SIM_MODE_HVM) {
             bool more = sim_vmm_run_slice(v, budget, &stop);
 
             m->host_ns += run_now_ns() - t0;
             if (!more) {
-                break;
+                if (stop == SIM_STOP_INTERRUPTED) {
+                    m->stop_requested = 1;
+                } else {
+                    vm_stop(vm, stop);
+                }
             }
             continue;
         }
@@ -161,18 +192,73 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
         if (why == CPU_STOP_HALT) {
             v->halted = true;
         } else if (why == CPU_STOP_TRIPLE_FAULT) {
-            stop = SIM_STOP_TRIPLE_FAULT;
-            break;
+            vm_stop(vm, SIM_STOP_TRIPLE_FAULT);
         } else if (why == CPU_STOP_UNSUPPORTED) {
-            stop = SIM_STOP_UNSUPPORTED;
-            break;
+            vm_stop(vm, SIM_STOP_UNSUPPORTED);
         } else if (why == CPU_STOP_EXCEPTION) {
-            stop = SIM_STOP_EXCEPTION;
-            break;
+            vm_stop(vm, SIM_STOP_EXCEPTION);
         } else if (why == CPU_STOP_REQUEST) {
             m->stop_requested = 1;
+        } else if (vm->exited) {
+            vm_stop(vm, SIM_STOP_EXIT); /* the exit port (CPU_STOP_ENV) */
         }
-        /* CPU_STOP_BUDGET, _DEADLINE, _ENV: run_check() says what next. */
+        /* CPU_STOP_BUDGET, _DEADLINE: the loop says what next. */
+    }
+    m->running = NULL;
+}
+
+/*
+ * After a quantum the clock moves to its end, or only to the slowest vCPU
+ * still running when one stopped short of it (a limit or a request ends
+ * the run then).
+ */
+static void run_advance_clock(struct sim_machine *m)
+{
+    uint64_t next = m->quantum_end;
+
+    for (unsigned i = 0; i < m->nvms; i++) {
+        for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
+            uint64_t t = cpu_cycles(m->vms[i]->vcpus[j]->cpu);
+
+            if (!m->vms[i]->stopped && t < next) {
+                next = t;
+            }
+        }
+    }
+    if (next != UINT64_MAX && next > m->now) {
+        m->now = next;
+    }
+}
+
+/*
+ * The host's loop: events due now fire, then every vCPU that has not
+ * stopped runs to the end of the quantum, in a fixed order (VM by VM,
+ * vCPU by vCPU), and the clock moves to it.  A vCPU may overshoot the end
+ * by the rest of a block or an exit's cost; it then starts the next
+ * quantum that much later.  With one vCPU there is nothing to keep in
+ * step: its quantum reaches to the next event.
+ */
+enum sim_stop sim_machine_run(struct sim_machine *m)
+{
+    enum sim_stop stop;
+
+    for (;;) {
+        if (run_check(m, &stop)) {
+            break;
+        }
+        sim_sched_run_due(m, m->now);
+        m->quantum_end = run_quantum_end(m);
+        for (unsigned i = 0; i < m->nvms; i++) {
+            for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
+                run_vcpu(m, m->vms[i]->vcpus[j]);
+            }
+        }
+        run_advance_clock(m);
+    }
+    for (unsigned i = 0; i < m->nvms; i++) {
+        if (!m->vms[i]->stopped) {
+            m->vms[i]->stop = stop;
+        }
     }
     m->last_stop = stop;
     m->has_stopped = true;
@@ -210,20 +296,17 @@ const char *sim_stop_name(enum sim_stop stop)
     return names[stop];
 }
 
-char *sim_machine_stop_message(const struct sim_machine *m)
+/* Why @vm stopped, in one line (g_free it). */
+static char *vm_stop_message(const struct sim_vm *vm)
 {
-    const struct sim_config *cfg = m->cfg;
-    const struct sim_vcpu *v = m->clock;
-    const struct sim_vm *vm = v->vm;
+    const struct sim_config *cfg = vm->host->cfg;
+    const struct sim_vcpu *v = vm->vcpus[0];
     const char *detail;
     unsigned vector;
     int64_t code;
     uint64_t cr2;
 
-    if (!m->has_stopped) {
-        return g_strdup("not run yet");
-    }
-    switch (m->last_stop) {
+    switch (vm->stop) {
     case SIM_STOP_EXIT:
         return g_strdup_printf("guest exited with status %" PRIu32,
                                vm->exit_status);
@@ -268,4 +351,24 @@ char *sim_machine_stop_message(const struct sim_machine *m)
                                vector, code, cr2);
     }
     return g_strdup("unknown stop");
+}
+
+char *sim_machine_stop_message(const struct sim_machine *m)
+{
+    GString *s;
+
+    if (!m->has_stopped) {
+        return g_strdup("not run yet");
+    }
+    if (m->nvms == 1) {
+        return vm_stop_message(m->vms[0]);
+    }
+    s = g_string_new(NULL);
+    for (unsigned i = 0; i < m->nvms; i++) {
+        g_autofree char *msg = vm_stop_message(m->vms[i]);
+
+        g_string_append_printf(s, "%sVM %s: %s", i > 0 ? "; " : "",
+                               m->vms[i]->name, msg);
+    }
+    return g_string_free(s, FALSE);
 }

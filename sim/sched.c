@@ -20,6 +20,7 @@ struct sim_event {
     uint64_t seq; /* also the event's id */
     sim_event_fn *fn;
     void *opaque;
+    struct sim_vm *vm; /* whose device scheduled it */
 };
 
 static bool event_before(const struct sim_event *a, const struct sim_event *b)
@@ -75,7 +76,7 @@ uint64_t sim_vm_schedule(struct sim_vm *vm, uint64_t when, sim_event_fn *fn,
                          void *opaque)
 {
     struct sim_machine *m = vm->host;
-    struct sim_event ev = {when, ++m->sched_seq, fn, opaque};
+    struct sim_event ev = {when, ++m->sched_seq, fn, opaque, vm};
     struct sim_event *h;
     size_t i;
 
@@ -88,10 +89,15 @@ uint64_t sim_vm_schedule(struct sim_vm *vm, uint64_t when, sim_event_fn *fn,
          i = (i - 1) / 2) {
         heap_swap(h, i, (i - 1) / 2);
     }
-    if (i == 0) {
-        /* Scheduled by a device while the vCPU runs (a port write): the
-         * vCPU must stop at this earlier event (or the time limit). */
-        cpu_set_deadline(m->clock->cpu, sim_run_deadline(m));
+    vm->nevents++;
+    if (i == 0 && when < m->quantum_end) {
+        /* Scheduled by a device while a vCPU runs (a port write): the
+         * quantum ends at this earlier event, for it and the vCPUs after
+         * it. */
+        m->quantum_end = when;
+        if (m->running != NULL) {
+            cpu_set_deadline(m->running->cpu, when);
+        }
     }
     return ev.seq;
 }
@@ -107,6 +113,7 @@ bool sim_vm_unschedule(struct sim_vm *vm, uint64_t id)
     h = (const struct sim_event *)(const void *)m->sched->data;
     for (size_t i = 0; i < m->sched->len; i++) {
         if (h[i].seq == id) {
+            h[i].vm->nevents--;
             heap_remove(m->sched, i);
             return true;
         }
@@ -129,6 +136,7 @@ void sim_sched_run_due(struct sim_machine *m, uint64_t now)
             ((struct sim_event *)(void *)m->sched->data)[0];
 
         heap_remove(m->sched, 0);
+        ev.vm->nevents--;
         ev.fn(ev.opaque);
     }
 }

@@ -72,6 +72,7 @@ struct sim_vcpu {
 struct sim_vm {
     struct sim_machine *host; /* borrowed: the host owns its VMs */
     unsigned id;              /* the trace's vm column, from 0 */
+    const char *name;         /* its config's, borrowed */
     enum sim_mode mode;
 
     uint64_t guest_base; /* machine-physical address of guest RAM */
@@ -91,9 +92,13 @@ struct sim_vm {
     uint64_t console_dropped;
     FILE *console_sink; /* borrowed, may be NULL */
     int console_errno;  /* first failed write to the sink; 0: none */
+    bool console_line_open; /* the sink's last line has no newline yet */
 
     bool exited;
     uint32_t exit_status;
+    bool stopped;        /* for good: exited, crashed, or halted for ever */
+    enum sim_stop stop;  /* why, once stopped (or the run ended) */
+    uint64_t nevents;    /* events its devices have scheduled */
 
     /* hvm: the VMM's side (sim/vmm.c) */
     struct mmu_ept_builder *ept;
@@ -115,8 +120,17 @@ struct sim_machine {
     uint64_t page_next, page_end; /* the VMM's page allocator */
     struct sim_vm **vms;
     unsigned nvms;
-    /* The vCPU whose clock is the host's (one vCPU for now). */
-    struct sim_vcpu *clock;
+    unsigned nvcpus; /* of all VMs */
+
+    /*
+     * The one clock: vCPUs run in quanta to quantum_end in a fixed order;
+     * @now is where the current quantum started.  While a vCPU runs
+     * (@running), the host's time is its local time.
+     */
+    uint64_t now;
+    uint64_t quantum_cycles; /* UINT64_MAX with one vCPU */
+    uint64_t quantum_end;
+    struct sim_vcpu *running;
 
     volatile sig_atomic_t stop_requested;
     enum sim_stop last_stop;
@@ -140,7 +154,7 @@ struct sim_machine {
 /* The host's clock: cycles of the simulated core since start. */
 static inline uint64_t sim_host_now(const struct sim_machine *m)
 {
-    return cpu_cycles(m->clock->cpu);
+    return m->running != NULL ? cpu_cycles(m->running->cpu) : m->now;
 }
 
 /* The profile's VM-exit cost @c, in cycles. */
@@ -182,8 +196,8 @@ void sim_trace_exit(struct sim_vcpu *v, uint64_t time, unsigned reason,
 /* Ends the traced run: counters, totals, complete = 1. */
 void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop);
 
-/* sim/run.c: the cycle at which the vCPU must stop running: the next
- * event or the time limit, whichever comes first (UINT64_MAX: none). */
+/* sim/run.c: the cycle at which the running vCPU must stop: the end of
+ * its quantum (no later than the next event and the time limit). */
 uint64_t sim_run_deadline(const struct sim_machine *m);
 
 /* sim/sched.c */

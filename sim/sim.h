@@ -91,18 +91,32 @@ struct sim_profile {
     uint32_t vmx[SIM_VMX_NCOSTS];      /* cycles, by enum sim_vmx_cost */
 };
 
+/* One VM of an experiment: a [vm.NAME] section, or [machine] + [guest]. */
+struct sim_vm_config {
+    char *name;       /* NAME, or "guest" for a file without [vm.*] */
+    enum sim_mode mode;
+    uint64_t memory;  /* bytes */
+    unsigned vcpus;   /* 1 for now */
+    char *program;    /* the guest ELF, resolved to a path that exists */
+};
+
+/* At most this many VMs (the trace's vm ids fit easily). */
+#define SIM_MAX_VMS 256
+
 struct sim_config {
     char *path;    /* the experiment file (or the origin given) */
     char *name;    /* experiment.name */
     uint64_t seed; /* experiment.seed */
-    enum sim_mode mode;
-    uint64_t memory; /* bytes */
-    uint64_t guest_base; /* hvm: machine-physical address of guest RAM */
+    struct sim_vm_config *vms; /* in file order; at least one */
+    unsigned nvms;
+    unsigned host_cpus;   /* physical CPUs */
+    uint64_t quantum_ns;  /* the vCPUs' lockstep quantum */
+    uint64_t guest_base; /* hvm: machine-physical address of the first
+                          * VM's RAM (the VMM's pages sit below it) */
     uint32_t tsc_mhz;    /* the TSC's rate; the core's is the profile's */
     /* Device-model placement, by sim_placed_device() index. */
     enum sim_placement placement[SIM_NPLACED_DEVICES];
     struct sim_profile profile;
-    char *program; /* the guest ELF, resolved to a path that exists */
     uint64_t limit_instructions; /* 0: none */
     uint64_t limit_time_ns;      /* simulated time; 0: none */
     char *limit_time_text;       /* as written, e.g. "10ms" */
@@ -286,6 +300,11 @@ void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector);
 /* The host's VMs, from 0 (one for now). */
 unsigned sim_machine_vm_count(const struct sim_machine *m);
 struct sim_vm *sim_machine_vm(struct sim_machine *m, unsigned i);
+/* VM @vm's name (its [vm.NAME], or "guest"), console output (as
+ * sim_machine_console) and RAM (as sim_machine_ram). */
+const char *sim_vm_name(const struct sim_vm *vm);
+const char *sim_vm_console(const struct sim_vm *vm, size_t *len /* out */);
+uint8_t *sim_vm_ram(struct sim_vm *vm, uint64_t *size /* out */);
 /* The first VM's first vCPU's cpu, RAM, console and exit status: what a
  * one-VM experiment has. */
 struct cpu *sim_machine_cpu(struct sim_machine *m);
@@ -314,9 +333,15 @@ struct sim_guest_regs {
 void sim_machine_guest_regs(const struct sim_machine *m,
                             struct sim_guest_regs *out /* out */);
 
-/* Returns: true and *@status if the guest wrote the exit port. */
+/*
+ * Returns: true if every VM's guest wrote the exit port, with *@status the
+ * first non-zero status (0 if all were 0).
+ */
 bool sim_machine_exit_status(const struct sim_machine *m,
                              uint32_t *status /* out */);
+/* The CPU statistics of every vCPU, summed. */
+void sim_machine_cpu_stats(const struct sim_machine *m,
+                           struct cpu_stats *out /* out */);
 
 struct sim_stats {
     uint64_t instructions;

@@ -22,6 +22,7 @@
 
 #include "analysis/analysis.h"
 #include "traces/traces.h"
+#include "tests/tmpdir.h"
 
 /* The files SQLite may put next to @db. */
 static const char *const report_side_files[] = {"-wal", "-shm", "-journal"};
@@ -128,19 +129,7 @@ static int report_suite_init(void)
 
 static int report_suite_clean(void)
 {
-    GDir *d = g_dir_open(report_tmpdir, 0, NULL);
-    const char *name;
-
-    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-        g_autofree char *path = g_build_filename(report_tmpdir, name, NULL);
-
-        g_remove(path);
-    }
-    if (d != NULL) {
-        g_dir_close(d);
-    }
-    g_rmdir(report_tmpdir);
-    g_clear_pointer(&report_tmpdir, g_free);
+    tests_tmpdir_remove(&report_tmpdir);
     g_clear_pointer(&report_db, g_free);
     return 0;
 }

@@ -63,9 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg == NULL) {
         fuzz_check_error(err);
     } else {
-        if (err != NULL || cfg->program == NULL ||
-            cfg->memory < SIM_RAM_MIN || cfg->memory > SIM_RAM_MAX ||
-            cfg->memory % SIM_RAM_GRANULE != 0 ||
+        if (err != NULL || cfg->vms[0].program == NULL ||
+            cfg->vms[0].memory < SIM_RAM_MIN || cfg->vms[0].memory > SIM_RAM_MAX ||
+            cfg->vms[0].memory % SIM_RAM_GRANULE != 0 ||
             cfg->guest_base % SIM_RAM_GRANULE != 0 ||
             cfg->profile.freq_mhz == 0 || cfg->profile.name == NULL) {
             abort();

@@ -199,7 +199,7 @@ static void fuzz_run(const char *mode, const char *elf, uint8_t seed,
         cpu_add_cycles(sim_machine_cpu(m), 12345);
     }
     mem = sim_machine_memory(m, &mem_size);
-    pt_size = sim_guest_pt_size(sim_machine_config(m)->memory);
+    pt_size = sim_guest_pt_size(sim_machine_config(m)->vms[0].memory);
     pt = sim_machine_ram(m, &ram_size) + ram_size - pt_size;
     pt_before = g_memdup2(pt, pt_size);
     if (strcmp(mode, "hvm") == 0) {

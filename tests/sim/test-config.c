@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "sim/sim.h"
+#include "tests/tmpdir.h"
 
 /* The suite's scratch directory (CUnit init/cleanup take no argument). */
 static char *config_tmpdir;
@@ -28,19 +29,7 @@ static int config_suite_init(void)
 
 static int config_suite_clean(void)
 {
-    GDir *d = g_dir_open(config_tmpdir, 0, NULL);
-    const char *name;
-
-    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-        g_autofree char *path = g_build_filename(config_tmpdir, name, NULL);
-
-        g_remove(path);
-    }
-    if (d != NULL) {
-        g_dir_close(d);
-    }
-    g_rmdir(config_tmpdir);
-    g_clear_pointer(&config_tmpdir, g_free);
+    tests_tmpdir_remove(&config_tmpdir);
     return 0;
 }
 
@@ -124,11 +113,11 @@ static void test_full_file(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
     CU_ASSERT_STRING_EQUAL(cfg->name, "hello");
     CU_ASSERT_EQUAL(cfg->seed, 42);
-    CU_ASSERT_EQUAL(cfg->mode, SIM_MODE_NATIVE);
-    CU_ASSERT_EQUAL(cfg->memory, UINT64_C(128) << 20);
+    CU_ASSERT_EQUAL(cfg->vms[0].mode, SIM_MODE_NATIVE);
+    CU_ASSERT_EQUAL(cfg->vms[0].memory, UINT64_C(128) << 20);
     CU_ASSERT_STRING_EQUAL(cfg->profile.name, "nehalem");
     CU_ASSERT_EQUAL(cfg->profile.freq_mhz, 2930);
-    CU_ASSERT_STRING_EQUAL(cfg->program, prog);
+    CU_ASSERT_STRING_EQUAL(cfg->vms[0].program, prog);
     CU_ASSERT_EQUAL(cfg->limit_instructions, 1000);
     CU_ASSERT_EQUAL(cfg->limit_time_ns, UINT64_C(10000000));
     CU_ASSERT_STRING_EQUAL(cfg->limit_time_text, "10ms");
@@ -143,7 +132,7 @@ static void test_defaults(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
     CU_ASSERT_STRING_EQUAL(cfg->name, "defaults");
     CU_ASSERT_EQUAL(cfg->seed, 1);
-    CU_ASSERT_EQUAL(cfg->memory, UINT64_C(64) << 20);
+    CU_ASSERT_EQUAL(cfg->vms[0].memory, UINT64_C(64) << 20);
     CU_ASSERT_STRING_EQUAL(cfg->profile.name, "skylake");
     CU_ASSERT_EQUAL(cfg->profile.freq_mhz, 2500);
     CU_ASSERT_EQUAL(cfg->limit_instructions, 0);
@@ -211,7 +200,7 @@ static void test_good_sizes(void)
         struct sim_config *cfg = sim_config_load(path, sets, NULL);
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-        CU_ASSERT_EQUAL(cfg->memory, good[i].bytes);
+        CU_ASSERT_EQUAL(cfg->vms[0].memory, good[i].bytes);
         sim_config_free(cfg);
     }
 }
@@ -227,7 +216,7 @@ static void test_bad_mode(void)
     struct sim_config *cfg = sim_config_load(hvm, NULL, NULL);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-    CU_ASSERT_EQUAL(cfg->mode, SIM_MODE_HVM);
+    CU_ASSERT_EQUAL(cfg->vms[0].mode, SIM_MODE_HVM);
     CU_ASSERT_EQUAL(cfg->guest_base, UINT64_C(256) << 20);
     sim_config_free(cfg);
     CU_ASSERT_TRUE(config_fails(odd, NULL, SIM_ERROR_CONFIG,
@@ -261,7 +250,7 @@ static void test_program_relative_to_config(void)
 
     /* Not in the current directory: found next to the config. */
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-    CU_ASSERT_STRING_EQUAL(cfg->program, prog);
+    CU_ASSERT_STRING_EQUAL(cfg->vms[0].program, prog);
     sim_config_free(cfg);
 }
 
@@ -278,7 +267,7 @@ static void test_set_override(void)
     struct sim_config *cfg = sim_config_load(path, sets, NULL);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-    CU_ASSERT_EQUAL(cfg->memory, UINT64_C(256) << 20);
+    CU_ASSERT_EQUAL(cfg->vms[0].memory, UINT64_C(256) << 20);
     CU_ASSERT_EQUAL(cfg->limit_time_ns, 500000);
     CU_ASSERT_EQUAL(cfg->seed, 7);
     sim_config_free(cfg);

@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "sim/sim.h"
+#include "tests/tmpdir.h"
 
 #define LOADER_RAM (UINT64_C(4) << 20)
 #define LOADER_BASE 0x100000
@@ -31,19 +32,7 @@ static int loader_suite_init(void)
 
 static int loader_suite_clean(void)
 {
-    GDir *d = g_dir_open(loader_tmpdir, 0, NULL);
-    const char *name;
-
-    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-        g_autofree char *path = g_build_filename(loader_tmpdir, name, NULL);
-
-        g_remove(path);
-    }
-    if (d != NULL) {
-        g_dir_close(d);
-    }
-    g_rmdir(loader_tmpdir);
-    g_clear_pointer(&loader_tmpdir, g_free);
+    tests_tmpdir_remove(&loader_tmpdir);
     return 0;
 }
 

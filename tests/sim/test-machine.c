@@ -20,6 +20,7 @@
 #include "devices/devices.h"
 #include "sim/sim.h"
 #include "tests/sim/tiny-elf.h"
+#include "tests/tmpdir.h"
 
 static char *machine_tmpdir;
 
@@ -31,19 +32,7 @@ static int machine_suite_init(void)
 
 static int machine_suite_clean(void)
 {
-    GDir *d = g_dir_open(machine_tmpdir, 0, NULL);
-    const char *name;
-
-    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-        g_autofree char *path = g_build_filename(machine_tmpdir, name, NULL);
-
-        g_remove(path);
-    }
-    if (d != NULL) {
-        g_dir_close(d);
-    }
-    g_rmdir(machine_tmpdir);
-    g_clear_pointer(&machine_tmpdir, g_free);
+    tests_tmpdir_remove(&machine_tmpdir);
     return 0;
 }
 

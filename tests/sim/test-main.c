@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "tests/sim/tiny-elf.h"
+#include "tests/tmpdir.h"
 
 /* The suite's scratch directory and the files in it. */
 static char *main_tmpdir;
@@ -52,19 +53,7 @@ static int main_suite_init(void)
 
 static int main_suite_clean(void)
 {
-    GDir *d = g_dir_open(main_tmpdir, 0, NULL);
-    const char *name;
-
-    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-        g_autofree char *path = g_build_filename(main_tmpdir, name, NULL);
-
-        g_remove(path);
-    }
-    if (d != NULL) {
-        g_dir_close(d);
-    }
-    g_rmdir(main_tmpdir);
-    g_clear_pointer(&main_tmpdir, g_free);
+    tests_tmpdir_remove(&main_tmpdir);
     g_clear_pointer(&main_iovsim, g_free);
     g_clear_pointer(&main_config, g_free);
     return 0;

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "traces/traces.h"
+#include "tests/tmpdir.h"
 
 static char *traces_tmpdir;
 
@@ -33,19 +34,7 @@ static int traces_suite_init(void)
 
 static int traces_suite_clean(void)
 {
-    GDir *d = g_dir_open(traces_tmpdir, 0, NULL);
-    const char *name;
-
-    while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-        g_autofree char *path = g_build_filename(traces_tmpdir, name, NULL);
-
-        g_remove(path);
-    }
-    if (d != NULL) {
-        g_dir_close(d);
-    }
-    g_rmdir(traces_tmpdir);
-    g_clear_pointer(&traces_tmpdir, g_free);
+    tests_tmpdir_remove(&traces_tmpdir);
     return 0;
 }
 
