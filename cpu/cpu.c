@@ -34,7 +34,13 @@ const char *cpu_cost_class_name(enum cpu_cost_class cls)
 
 struct cpu *cpu_new(const struct cpu_env_ops *ops, void *opaque)
 {
-    struct cpu *cpu = g_new0(struct cpu, 1);
+    /*
+     * Page-aligned: where the heap happened to put the struct once made
+     * the same guest run up to 3 times slower (measured: a tight loop at
+     * 160 or 520 MIPS depending on the length of the experiment's name),
+     * a host-cache effect between its hot fields and the decoded blocks.
+     */
+    struct cpu *cpu = g_aligned_alloc0(1, sizeof(struct cpu), 4096);
 
     cpu->ops = ops;
     cpu->opaque = opaque;
@@ -75,7 +81,7 @@ void cpu_free(struct cpu *cpu)
     g_free(cpu->block_hash);
     g_free(cpu->block_graveyard);
     g_free(cpu->decoder);
-    g_free(cpu);
+    g_aligned_free(cpu);
 }
 
 void cpu_reset_long_mode(struct cpu *cpu, uint64_t cr3, uint64_t rip,

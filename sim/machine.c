@@ -860,6 +860,22 @@ static void vm_add_stats(const struct sim_vm *vm, struct sim_stats *out)
     }
 }
 
+void sim_vm_get_stats(const struct sim_vm *vm, struct sim_stats *out)
+{
+    uint32_t freq = vm->host->cfg->profile.freq_mhz;
+
+    memset(out, 0, sizeof(*out));
+    vm_add_stats(vm, out);
+    for (unsigned j = 0; j < vm->nvcpus; j++) {
+        uint64_t t = cpu_cycles(vm->vcpus[j]->cpu);
+
+        out->cycles = t > out->cycles ? t : out->cycles;
+    }
+    out->sim_time_ns =
+        freq == 0 ? 0
+                  : (uint64_t)((unsigned __int128)out->cycles * 1000 / freq);
+}
+
 void sim_machine_get_stats(const struct sim_machine *m, struct sim_stats *out)
 {
     uint32_t freq = m->cfg->profile.freq_mhz;

@@ -133,6 +133,26 @@ static void main_print_stats(struct sim_machine *m, FILE *out)
         fprintf(out, " %s %" PRIu64, sim_bucket_name(b), st.buckets[b]);
     }
     fprintf(out, "\n");
+    /* With several VMs, each one's share. */
+    for (unsigned i = 0; sim_machine_vm_count(m) > 1 &&
+                         i < sim_machine_vm_count(m);
+         i++) {
+        struct sim_vm *vm = sim_machine_vm(m, i);
+        struct sim_stats vs;
+        uint64_t exits = 0;
+
+        sim_vm_get_stats(vm, &vs);
+        for (unsigned r = 0; r < G_N_ELEMENTS(vs.exits); r++) {
+            exits += vs.exits[r];
+        }
+        fprintf(out, "VM %s: %" PRIu64 " instructions, %" PRIu64
+                " VM exits, cycles by bucket:",
+                sim_vm_name(vm), vs.instructions, exits);
+        for (unsigned b = 0; b < G_N_ELEMENTS(vs.buckets); b++) {
+            fprintf(out, " %s %" PRIu64, sim_bucket_name(b), vs.buckets[b]);
+        }
+        fprintf(out, "\n");
+    }
     for (unsigned r = 0; r < G_N_ELEMENTS(st.exits); r++) {
         if (st.exits[r] == 0) {
             continue;

@@ -362,7 +362,10 @@ struct sim_stats {
     uint64_t exit_cycles[80];
 };
 const char *sim_bucket_name(unsigned bucket);
+/* The whole host's: every VM's summed, cycles the latest vCPU's time. */
 void sim_machine_get_stats(const struct sim_machine *m,
                            struct sim_stats *out /* out */);
+/* One VM's (host_ns and host memory are the host's only: 0 here). */
+void sim_vm_get_stats(const struct sim_vm *vm, struct sim_stats *out /* out */);
 
 #endif /* SIM_SIM_SIM_H */
