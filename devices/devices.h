@@ -27,6 +27,12 @@ struct sim_vm;
 #define DEV_TIMER_PORT 0x440
 /* The MMIO register file: right above the largest guest RAM (16 GiB). */
 #define DEV_REGFILE_BASE UINT64_C(0x400000000)
+/* PCI: the ECAM window (256 buses, as QEMU's q35 places it) and the IDs of
+ * iovsim's own functions (vendor 0x1234, which emulators use for devices
+ * that are no product). */
+#define DEV_PCI_ECAM_BASE UINT64_C(0xb0000000)
+#define DEV_PCI_VENDOR 0x1234
+#define DEV_PCI_HOST_DEVICE 0x1000
 
 enum dev_reset_kind {
     DEV_RESET_COLD, /* power on */

@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "bus/bus.h"
+#include "bus/pci.h"
 #include "cpu/cpu.h"
 #include "devices/devices.h"
 #include "sim/sim-internal.h"
@@ -45,7 +46,29 @@ static const struct {
     {"postcode", {.id = "postcode", .io_base = DEV_POSTCODE_PORT}},
     {"timer", {.id = "timer", .io_base = DEV_TIMER_PORT}},
     {"regfile", {.id = "regfile", .io_base = DEV_REGFILE_BASE}},
+    {"pci-host", {.id = "pci-host"}},
 };
+
+/*
+ * A message signalled interrupt from a device of @opaque (the VM): a
+ * 32-bit write of data to 0xFEEx_xxxx (pci.md §5).  Until the local APIC
+ * is modelled, a fixed-mode, physical-destination message reaches the
+ * vCPU whose index is the destination APIC ID (bits 19:12) with the
+ * vector of the data's low byte; any other message is counted as dropped.
+ */
+static void vm_msi(void *opaque, uint16_t rid, uint64_t addr, uint32_t data)
+{
+    struct sim_vm *vm = opaque;
+    unsigned dest = (unsigned)(addr >> 12) & 0xff;
+    unsigned vector = data & 0xff;
+
+    if ((addr >> 20) != 0xfee || (addr & (1u << 2)) ||
+        ((data >> 8) & 7) != 0 || dest >= vm->nvcpus || vector < 16) {
+        vm->msi_dropped++;
+        return;
+    }
+    cpu_raise_interrupt(vm->vcpus[dest]->cpu, vector);
+}
 
 /* ---- The CPU's view of the machine ---- */
 
@@ -437,6 +460,7 @@ static struct sim_vm *vm_new(struct sim_machine *m, unsigned id,
     vm->ram_size = vc->memory;
     vm->io = bus_space_new("io", 0x10000);
     vm->mmio = bus_space_new("mmio", 0);
+    vm->pci = pci_bus_new(0, vm->io, vm->mmio, vm_msi, vm);
     vm->devices = g_ptr_array_new();
     vm->console = g_string_new(NULL);
     vm->nvcpus = 1;
@@ -457,6 +481,7 @@ static void vm_free(struct sim_vm *vm)
         dev_free(g_ptr_array_index(vm->devices, i - 1));
     }
     g_ptr_array_free(vm->devices, TRUE);
+    pci_bus_free(vm->pci);
     if (vm->mode == SIM_MODE_HVM) {
         sim_vmm_vm_destroy(vm);
     }
@@ -591,6 +616,11 @@ struct bus_space *sim_vm_io(struct sim_vm *vm)
 struct bus_space *sim_vm_mmio(struct sim_vm *vm)
 {
     return vm->mmio;
+}
+
+struct pci_bus *sim_vm_pci(struct sim_vm *vm)
+{
+    return vm->pci;
 }
 
 /*

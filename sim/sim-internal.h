@@ -83,6 +83,7 @@ struct sim_vm {
 
     struct bus_space *io;
     struct bus_space *mmio;
+    struct pci_bus *pci; /* bus 0, decoding in @io and @mmio */
     GPtrArray *devices; /* struct dev *, in start-up order */
     struct sim_vcpu **vcpus;
     unsigned nvcpus;
@@ -106,6 +107,9 @@ struct sim_vm {
     uint64_t exits[SIM_NEXIT_REASONS];
     uint64_t exit_cycles[SIM_NEXIT_REASONS];
     char *stop_message; /* why the VMM stopped the guest */
+    /* MSIs no vCPU could take (a missing APIC ID, a delivery mode the
+     * model lacks). */
+    uint64_t msi_dropped;
 };
 
 /*

@@ -277,6 +277,8 @@ const char *sim_machine_console(const struct sim_machine *m,
 struct sim_vm;
 struct bus_space *sim_vm_io(struct sim_vm *vm);
 struct bus_space *sim_vm_mmio(struct sim_vm *vm);
+/* The VM's PCI bus 0 (bus/pci.h). */
+struct pci_bus *sim_vm_pci(struct sim_vm *vm);
 void sim_vm_console_write(struct sim_vm *vm, const void *buf, size_t len);
 /* Records the guest's exit status and stops its vCPUs after the access. */
 void sim_vm_exit(struct sim_vm *vm, uint32_t status);
