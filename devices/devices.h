@@ -33,6 +33,7 @@ struct sim_vm;
 #define DEV_PCI_ECAM_BASE UINT64_C(0xb0000000)
 #define DEV_PCI_VENDOR 0x1234
 #define DEV_PCI_HOST_DEVICE 0x1000
+#define DEV_PCI_TEST_DEVICE 0x1050
 
 enum dev_reset_kind {
     DEV_RESET_COLD, /* power on */

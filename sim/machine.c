@@ -47,6 +47,7 @@ static const struct {
     {"timer", {.id = "timer", .io_base = DEV_TIMER_PORT}},
     {"regfile", {.id = "regfile", .io_base = DEV_REGFILE_BASE}},
     {"pci-host", {.id = "pci-host"}},
+    {"pci-test", {.id = "pci-test"}},
 };
 
 /*
@@ -687,6 +688,99 @@ void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector)
     cpu_raise_interrupt(vm->vcpus[0]->cpu, vector);
 }
 
+/* ---- DMA ---- */
+
+/* One DMA event of @vm at level io, not a vCPU's (vcpu 0). */
+static void vm_trace_dma(struct sim_vm *vm, enum trace_event_kind kind,
+                         uint32_t device, uint64_t addr, uint64_t size,
+                         uint64_t value)
+{
+    struct sim_machine *m = vm->host;
+    struct trace_event ev = {0};
+
+    if (m->trace == NULL || !trace_wants(m->trace, kind)) {
+        return;
+    }
+    ev.time = sim_host_now(m);
+    ev.vm = vm->id;
+    ev.kind = kind;
+    ev.addr = addr;
+    ev.size = (uint32_t)(size > UINT32_MAX ? UINT32_MAX : size);
+    ev.value = value;
+    ev.device = device;
+    if (m->trace_deferring) {
+        g_array_append_val(m->trace_deferred, ev);
+        return;
+    }
+    trace_event(m->trace, &ev);
+}
+
+/*
+ * The translation stage: bus address @addr of @len bytes to a
+ * machine-physical address.  Without an IOMMU a device of the VM sees
+ * guest-physical addresses, and reaches its RAM only.
+ * Returns: true with *@mpa, or false with *@bad the first bus address out
+ * of bounds.
+ */
+static bool vm_dma_translate(const struct sim_vm *vm, uint16_t rid,
+                             uint64_t addr, uint64_t len, uint64_t *mpa,
+                             uint64_t *bad)
+{
+    if (addr >= vm->ram_size || len > vm->ram_size - addr) {
+        *bad = addr >= vm->ram_size ? addr : vm->ram_size;
+        return false;
+    }
+    *mpa = vm->guest_base + addr;
+    return true;
+}
+
+bool sim_vm_dma(struct sim_vm *vm, uint32_t device, uint16_t rid,
+                const struct sim_dma_seg *segs, unsigned nsegs, void *buf,
+                bool write, uint64_t *fault)
+{
+    struct sim_machine *m = vm->host;
+    uint8_t *p = buf;
+    uint64_t total = 0;
+
+    for (unsigned i = 0; i < nsegs; i++) {
+        uint64_t mpa, bad;
+
+        total += segs[i].len;
+        if (!vm_dma_translate(vm, rid, segs[i].addr, segs[i].len, &mpa,
+                              &bad)) {
+            vm->dma_refused++;
+            vm_trace_dma(vm, TRACE_EVENT_DMA_FAULT, device, bad,
+                         segs[i].len, write);
+            if (fault != NULL) {
+                *fault = bad;
+            }
+            return false;
+        }
+    }
+    for (unsigned i = 0; i < nsegs; i++) {
+        uint64_t mpa = vm->guest_base + segs[i].addr;
+
+        if (write) {
+            memcpy(m->mem + mpa, p, segs[i].len);
+            for (unsigned v = 0; v < vm->nvcpus; v++) {
+                cpu_invalidate_phys(vm->vcpus[v]->cpu, mpa, segs[i].len);
+            }
+        } else {
+            memcpy(p, m->mem + mpa, segs[i].len);
+        }
+        vm_trace_dma(vm, write ? TRACE_EVENT_DMA_WRITE : TRACE_EVENT_DMA_READ,
+                     device, segs[i].addr, segs[i].len, 0);
+        p += segs[i].len;
+    }
+    if (write) {
+        vm->dma_writes++;
+    } else {
+        vm->dma_reads++;
+    }
+    vm->dma_bytes += total;
+    return true;
+}
+
 /* ---- Accessors ---- */
 
 unsigned sim_machine_vm_count(const struct sim_machine *m)
@@ -884,6 +978,11 @@ static void vm_add_stats(const struct sim_vm *vm, struct sim_stats *out)
     out->mmio.unclaimed_writes += mmio.unclaimed_writes;
     out->mmio.errors += mmio.errors;
     out->ram_resident += machine_ram_resident(vm);
+    out->dma_reads += vm->dma_reads;
+    out->dma_writes += vm->dma_writes;
+    out->dma_bytes += vm->dma_bytes;
+    out->dma_refused += vm->dma_refused;
+    out->msi_dropped += vm->msi_dropped;
     for (unsigned r = 0; r < SIM_NEXIT_REASONS; r++) {
         out->exits[r] += vm->exits[r];
         out->exit_cycles[r] += vm->exit_cycles[r];

@@ -121,6 +121,17 @@ static void main_print_stats(struct sim_machine *m, FILE *out)
                 st.mmio.unclaimed_reads + st.mmio.unclaimed_writes,
                 st.mmio.errors);
     }
+    if (st.dma_reads + st.dma_writes + st.dma_refused > 0) {
+        fprintf(out,
+                "DMA: %" PRIu64 " reads, %" PRIu64 " writes, %" PRIu64
+                " bytes, %" PRIu64 " refused (outside the VM's memory)\n",
+                st.dma_reads, st.dma_writes, st.dma_bytes, st.dma_refused);
+    }
+    if (st.msi_dropped > 0) {
+        fprintf(out, "MSI: %" PRIu64 " dropped (no vCPU with that "
+                "destination, or a delivery mode not modelled)\n",
+                st.msi_dropped);
+    }
     if (st.console_dropped > 0) {
         fprintf(out,
                 "console: %" PRIu64 " bytes, %" PRIu64 " beyond the "

@@ -108,8 +108,9 @@ struct sim_vm {
     uint64_t exit_cycles[SIM_NEXIT_REASONS];
     char *stop_message; /* why the VMM stopped the guest */
     /* MSIs no vCPU could take (a missing APIC ID, a delivery mode the
-     * model lacks). */
+     * model lacks), and the DMA counters of sim_stats. */
     uint64_t msi_dropped;
+    uint64_t dma_reads, dma_writes, dma_bytes, dma_refused;
 };
 
 /*

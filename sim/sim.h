@@ -298,6 +298,27 @@ bool sim_vm_unschedule(struct sim_vm *vm, uint64_t id);
 /* Raises external interrupt @vector (16..255) at the VM's first vCPU. */
 void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector);
 
+/*
+ * DMA: the one way a device of @vm reaches memory.  @device is the
+ * device's trace id (struct dev), @rid its requester ID (bus << 8 |
+ * devfn).  The bus addresses of @nsegs segments go through the
+ * translation stage (where VT-d will sit; today a device's bus address is
+ * a guest-physical address of its VM, and only the VM's RAM is there).
+ * All segments are checked before any byte moves: a transfer that
+ * reaches outside is refused whole, counted and recorded (a dma-fault
+ * event), and touches nothing.  A write invalidates the decoded code of
+ * the pages it changes.  @buf holds the bytes of all segments in order.
+ * Returns: true if the transfer was made; false with *@fault (may be
+ * NULL) the first bus address out of bounds.
+ */
+struct sim_dma_seg {
+    uint64_t addr;
+    uint64_t len;
+};
+bool sim_vm_dma(struct sim_vm *vm, uint32_t device, uint16_t rid,
+                const struct sim_dma_seg *segs, unsigned nsegs, void *buf,
+                bool write, uint64_t *fault /* out */);
+
 /* ---- Accessors ---- */
 /* The host's VMs, from 0 (one for now). */
 unsigned sim_machine_vm_count(const struct sim_machine *m);
@@ -362,6 +383,10 @@ struct sim_stats {
     /* hvm: VM exits by basic exit reason, and the cycles they cost. */
     uint64_t exits[80];
     uint64_t exit_cycles[80];
+    /* Device DMA: transfers made, bytes moved, transfers refused; MSIs
+     * that reached no vCPU. */
+    uint64_t dma_reads, dma_writes, dma_bytes, dma_refused;
+    uint64_t msi_dropped;
 };
 const char *sim_bucket_name(unsigned bucket);
 /* The whole host's: every VM's summed, cycles the latest vCPU's time. */
