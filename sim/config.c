@@ -50,10 +50,14 @@ static const char *const config_keys[] = {
     "device.regfile.placement",
     "machine.profile",     /* default skylake */
     "guest.program",       /* required */
+    "guest.modules",       /* files for the guest, comma-separated */
+    "guest.cmdline",       /* the guest's command line */
     "vm.*.mode",           /* native or hvm; default hvm */
     "vm.*.memory",         /* default 64M */
     "vm.*.vcpus",          /* default 1 */
     "vm.*.program",        /* required */
+    "vm.*.modules",        /* as guest.modules */
+    "vm.*.cmdline",        /* as guest.cmdline */
     "limits.instructions", /* 0: none */
     "limits.time",         /* 0: none */
     "trace.file",          /* SQLite database to record into; none */
@@ -826,13 +830,15 @@ static bool config_read_vm(struct ini *ini, const char *section,
                            struct sim_vm_config *vm, GError **error)
 {
     g_autofree char *mode = NULL, *memory = NULL, *program = NULL;
-    g_autofree char *vcpus = NULL;
+    g_autofree char *vcpus = NULL, *modules = NULL;
     bool is_vm = g_str_has_prefix(section, "vm.");
     uint64_t v;
 
     if (!ini_get(ini, section, "mode", &mode, error) ||
         !ini_get(ini, section, "memory", &memory, error) ||
         !ini_get(ini, prog_section, "program", &program, error) ||
+        !ini_get(ini, prog_section, "modules", &modules, error) ||
+        !ini_get(ini, prog_section, "cmdline", &vm->cmdline, error) ||
         (is_vm && !ini_get(ini, section, "vcpus", &vcpus, error))) {
         return false;
     }
@@ -878,6 +884,25 @@ static bool config_read_vm(struct ini *ini, const char *section,
                   g_path_is_absolute(program) ? "" : " and in ",
                   g_path_is_absolute(program) ? "" : dir);
         return false;
+    }
+    if (modules != NULL) {
+        g_auto(GStrv) names = g_strsplit(modules, ",", -1);
+
+        vm->nmodules = g_strv_length(names);
+        vm->modules = g_new0(char *, vm->nmodules + 1);
+        for (unsigned i = 0; i < vm->nmodules; i++) {
+            const char *name = g_strstrip(names[i]);
+
+            vm->modules[i] = *name != '\0' ? resolve_file(name, dir) : NULL;
+            if (vm->modules[i] == NULL) {
+                ini_error(error, ini, SIM_ERROR_CONFIG, prog_section,
+                          "modules", modules,
+                          "module '%s': no such file (looked in the current "
+                          "directory and in %s)",
+                          name, dir);
+                return false;
+            }
+        }
     }
     return true;
 }
@@ -1171,6 +1196,8 @@ void sim_config_free(struct sim_config *cfg)
     for (unsigned i = 0; i < cfg->nvms; i++) {
         g_free(cfg->vms[i].name);
         g_free(cfg->vms[i].program);
+        g_strfreev(cfg->vms[i].modules);
+        g_free(cfg->vms[i].cmdline);
     }
     g_free(cfg->vms);
     g_free(cfg->limit_time_text);

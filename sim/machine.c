@@ -388,33 +388,35 @@ static bool vm_add_devices(struct sim_vm *vm, uint32_t *next_trace_id,
     return true;
 }
 
-/* The guest program and its page tables in the VM's RAM; @v (the first
- * vCPU) left at the entry as the guest ABI says. */
+/* The guest program, its page tables and firmware in the VM's RAM; @v
+ * (the first vCPU) left at the entry as the guest ABI says. */
 static bool vm_load_guest(struct sim_vm *vm, struct sim_vcpu *v,
-                          const char *program, GError **error)
+                          const struct sim_vm_config *vc, GError **error)
 {
     if (!sim_guest_build_page_tables(vm->ram, vm->ram_size, &vm->pt_base,
-                                     error)) {
+                                     error) ||
+        !sim_firmware_build(vm, vc, error)) {
         return false;
     }
-    if (!sim_elf_load(program, vm->ram, vm->ram_size, vm->pt_base, &vm->image,
-                      error)) {
+    if (!sim_elf_load(vc->program, vm->ram, vm->ram_size, vm->fw_base,
+                      &vm->image, error)) {
         return false;
     }
-    /* Both were written behind the CPU's back (cpu.h); the CPU keys its
-     * decoded code by machine-physical address. */
+    /* All of it was written behind the CPU's back (cpu.h); the CPU keys
+     * its decoded code by machine-physical address. */
     for (size_t i = 0; i < vm->image.nsegments; i++) {
         cpu_invalidate_phys(v->cpu,
                             vm->guest_base + vm->image.segments[i].paddr,
                             vm->image.segments[i].memsz);
     }
-    cpu_invalidate_phys(v->cpu, vm->guest_base + vm->pt_base,
-                        vm->ram_size - vm->pt_base);
+    cpu_invalidate_phys(v->cpu, vm->guest_base + vm->fw_base,
+                        vm->ram_size - vm->fw_base);
 
     /* The guest ABI (README, "Guest ABI"). */
-    cpu_reset_long_mode(v->cpu, vm->pt_base, vm->image.entry, vm->pt_base);
+    cpu_reset_long_mode(v->cpu, vm->pt_base, vm->image.entry, vm->fw_base);
     cpu_set_gpr(v->cpu, CPU_RDI, vm->ram_size);
-    cpu_set_gpr(v->cpu, CPU_RSI, vm->pt_base);
+    cpu_set_gpr(v->cpu, CPU_RSI, vm->fw_base);
+    cpu_set_gpr(v->cpu, CPU_RDX, vm->boot_info);
     return true;
 }
 
@@ -468,7 +470,7 @@ static struct sim_vm *vm_new(struct sim_machine *m, unsigned id,
     vm->vcpus = g_new0(struct sim_vcpu *, vm->nvcpus);
     vm->vcpus[0] = vcpu_new(vm, 0);
     if (vm_add_devices(vm, next_trace_id, error) &&
-        vm_load_guest(vm, vm->vcpus[0], vc->program, error) &&
+        vm_load_guest(vm, vm->vcpus[0], vc, error) &&
         vm->mode == SIM_MODE_HVM && sim_vmm_vm_init(vm, error)) {
         sim_vmm_vcpu_init(vm->vcpus[0], error);
     }

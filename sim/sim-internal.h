@@ -78,7 +78,9 @@ struct sim_vm {
     uint64_t guest_base; /* machine-physical address of guest RAM */
     uint8_t *ram;        /* host address of guest-physical 0 */
     uint64_t ram_size;
-    uint64_t pt_base; /* lowest address of the page tables */
+    uint64_t pt_base;   /* lowest address of the page tables */
+    uint64_t fw_base;   /* lowest of the reserved area (firmware.c) */
+    uint64_t boot_info; /* guest-physical address of the boot-info block */
     struct sim_elf_image image;
 
     struct bus_space *io;
@@ -204,6 +206,14 @@ void sim_trace_run_end(struct sim_machine *m, enum sim_stop stop);
 /* sim/run.c: the cycle at which the running vCPU must stop: the end of
  * its quantum (no later than the next event and the time limit). */
 uint64_t sim_run_deadline(const struct sim_machine *m);
+
+/*
+ * sim/firmware.c: the ACPI tables, modules, command line and boot-info
+ * block of @vm below its page tables (vm->pt_base set); sets
+ * vm->fw_base and vm->boot_info.  Returns: true, or false with @error.
+ */
+bool sim_firmware_build(struct sim_vm *vm, const struct sim_vm_config *vc,
+                        GError **error);
 
 /* sim/sched.c */
 uint64_t sim_sched_next(const struct sim_machine *m); /* UINT64_MAX: none */

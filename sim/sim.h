@@ -98,6 +98,9 @@ struct sim_vm_config {
     uint64_t memory;  /* bytes */
     unsigned vcpus;   /* 1 for now */
     char *program;    /* the guest ELF, resolved to a path that exists */
+    char **modules;   /* files loaded for the guest (README, "Guest ABI") */
+    unsigned nmodules;
+    char *cmdline;    /* its command line, or NULL */
 };
 
 /* At most this many VMs (the trace's vm ids fit easily). */

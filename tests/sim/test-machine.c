@@ -194,9 +194,20 @@ static void test_abi_registers(void)
     cpu = sim_machine_cpu(m);
     CU_ASSERT_EQUAL(cpu_rip(cpu), TINY_ELF_BASE);
     CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RDI), ram_size);
-    CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RSI), pt);
-    CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RSP), pt);
+    /* Below the page tables: a page of ACPI tables, then the boot-info
+     * block (no modules, no command line); RSI is the lowest reserved
+     * byte, RDX the block. */
+    CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RSI), pt - 0x2000);
+    CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RSP), pt - 0x2000);
+    CU_ASSERT_EQUAL(cpu_gpr(cpu, CPU_RDX), pt - 0x1000);
     CU_ASSERT_EQUAL(cpu_cr(cpu, 3), pt);
+    {
+        uint64_t size;
+        const uint8_t *ram = sim_machine_ram(m, &size);
+
+        CU_ASSERT_EQUAL(memcmp(ram + pt - 0x1000, "IOVSBOOT", 8), 0);
+        CU_ASSERT_EQUAL(memcmp(ram + pt - 0x2000, "RSD PTR ", 8), 0);
+    }
     sim_machine_free(m);
 }
 

@@ -22,6 +22,7 @@
 #define VMS_TIMER "build/workloads/guest/timer-O2.elf"
 #define VMS_HELLO "build/workloads/guest/hello-O2.elf"
 #define VMS_FORMS "build/workloads/guest/mmioforms-O2.elf"
+#define VMS_BOOTINFO "build/workloads/guest/bootinfo-O2.elf"
 
 static char *vms_tmpdir;
 
@@ -303,6 +304,88 @@ static void test_vms_deterministic(void)
     CU_ASSERT_STRING_EQUAL(a, b);
 }
 
+/* CRC-32 (IEEE), as the bootinfo guest computes it. */
+static uint32_t vms_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+
+    while (n-- > 0) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++) {
+            c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+        }
+    }
+    return ~c;
+}
+
+/*
+ * Modules and a command line reach each VM's guest through its boot-info
+ * block, each VM its own; the guest finds the ACPI tables (one local APIC
+ * per vCPU, the ECAM window) with valid checksums.
+ */
+static void test_vm_modules(void)
+{
+    g_autofree char *a = g_build_filename(vms_tmpdir, "a.txt", NULL);
+    g_autofree char *b = g_build_filename(vms_tmpdir, "trace.bin", NULL);
+    g_autofree char *text = NULL, *want_a = NULL, *want_b = NULL;
+    uint8_t bin[5000];
+    struct sim_machine *m;
+    const char *out0, *out1;
+
+    for (unsigned i = 0; i < sizeof(bin); i++) {
+        bin[i] = (uint8_t)(i * 13 + 7);
+    }
+    CU_ASSERT_TRUE_FATAL(g_file_set_contents(a, "a module\n", -1, NULL));
+    CU_ASSERT_TRUE_FATAL(g_file_set_contents(b, (const char *)bin,
+                                             sizeof(bin), NULL));
+    text = g_strdup_printf("[vm.x]\nmemory = 8M\nprogram = " VMS_BOOTINFO
+                           "\nmodules = %s, %s\ncmdline = run=7 fast\n"
+                           "[vm.y]\nmemory = 8M\nprogram = " VMS_BOOTINFO
+                           "\nmodules = %s\n",
+                           a, b, b);
+    m = vms_run(text, SIM_STOP_EXIT);
+    out0 = vms_console(m, 0);
+    out1 = vms_console(m, 1);
+    want_a = g_strdup_printf("module a.txt: 9 bytes, crc32 %08x\n",
+                             vms_crc32((const uint8_t *)"a module\n", 9));
+    want_b = g_strdup_printf("module trace.bin: 5000 bytes, crc32 %08x\n",
+                             vms_crc32(bin, sizeof(bin)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out0, want_a));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out0, want_b));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out0, "command line: run=7 fast\n"));
+    CU_ASSERT_PTR_NULL(strstr(out1, "a.txt"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out1, want_b));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out1, "command line: (none)\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out0, "processor UID 0, APIC ID 0, enabled"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out0, "MCFG: ECAM at b0000000"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out1, "bootinfo: ok\n"));
+    sim_machine_free(m);
+
+    /* A missing module names itself and its key; one too big for RAM
+     * says so. */
+    vms_config_fails("[vm.x]\nprogram = " VMS_BOOTINFO
+                     "\nmodules = nowhere.bin\n",
+                     SIM_ERROR_CONFIG, "vm.x.modules=nowhere.bin: module "
+                                       "'nowhere.bin': no such file");
+    {
+        g_autofree char *big = g_build_filename(vms_tmpdir, "big.bin", NULL);
+        g_autofree char *zeros = g_malloc0(5u << 20);
+        g_autofree char *t2 = NULL;
+        g_autoptr(GError) err = NULL;
+        struct sim_config *cfg;
+
+        CU_ASSERT_TRUE_FATAL(g_file_set_contents(big, zeros, 5u << 20, NULL));
+        t2 = g_strdup_printf("[vm.x]\nmemory = 4M\nprogram = " VMS_BOOTINFO
+                             "\nmodules = %s\n",
+                             big);
+        cfg = vms_parse(t2, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+        CU_ASSERT_PTR_NULL(sim_machine_new(cfg, &err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err->message, "do not fit"));
+    }
+}
+
 static CU_TestInfo vms_tests[] = {
     {"[vm.NAME] sections, in file order", test_vm_sections},
     {"[vm.NAME] errors name the key and what is missing",
@@ -312,6 +395,8 @@ static CU_TestInfo vms_tests[] = {
     {"a trapped MMIO instruction completes at a quantum's end",
      test_vm_mmio_at_quantum_end},
     {"same config, same events with several VMs", test_vms_deterministic},
+    {"modules, command line and ACPI tables reach each guest",
+     test_vm_modules},
     CU_TEST_INFO_NULL,
 };
 

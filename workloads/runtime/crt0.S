@@ -1,9 +1,9 @@
 /*
  * crt0.S: the guest program's entry point.
  *
- * The loader starts here in 64-bit mode at CPL 0 with RDI = guest RAM size
- * and RSI = lowest address of its page tables (RSP = RSI, which is not
- * ours to use).  _start moves to the boot stack from guest.ld, clears BSS,
+ * The loader starts here in 64-bit mode at CPL 0 with RDI = guest RAM size,
+ * RSI = lowest address of the reserved area at the top of RAM (RSP = RSI,
+ * which is not ours to use) and RDX = the boot-info block.  _start moves to the boot stack from guest.ld, clears BSS,
  * calls rt_init (GDT, TSS, IDT) and main, and exits with main's return
  * value through port 0xF4.
  */
@@ -13,6 +13,7 @@
 _start:
     mov %rdi, %r12              /* keep the loader's arguments */
     mov %rsi, %r13
+    mov %rdx, %r14
     lea __stack_top(%rip), %rsp
     xor %ebp, %ebp
 
@@ -26,6 +27,7 @@ _start:
 
 2:  mov %r12, %rdi
     mov %r13, %rsi
+    mov %r14, %rdx
     call rt_init
     call main
     mov %eax, %edi

@@ -80,6 +80,7 @@ static uint8_t init_ist1_stack[INIT_STACK_SIZE] __attribute__((aligned(16)));
 static uint8_t init_rsp0_stack[INIT_STACK_SIZE] __attribute__((aligned(16)));
 static uint64_t init_ram_size;
 static uint64_t init_reserved_base;
+static uint64_t init_boot_info;
 
 uint64_t rt_ram_size(void)
 {
@@ -89,6 +90,14 @@ uint64_t rt_ram_size(void)
 uint64_t rt_reserved_base(void)
 {
     return init_reserved_base;
+}
+
+const struct rt_boot_info *rt_boot_info(void)
+{
+    const struct rt_boot_info *b =
+        (const struct rt_boot_info *)(uintptr_t)init_boot_info;
+
+    return b != NULL && memcmp(b->magic, "IOVSBOOT", 8) == 0 ? b : NULL;
 }
 
 uintptr_t rt_ist1_stack_bottom(void)
@@ -165,10 +174,11 @@ static void init_idt_load(void)
     __asm__ volatile("lidt %0" : : "m"(ptr) : "memory");
 }
 
-void rt_init(uint64_t ram_size, uint64_t reserved_base)
+void rt_init(uint64_t ram_size, uint64_t reserved_base, uint64_t boot_info)
 {
     init_ram_size = ram_size;
     init_reserved_base = reserved_base;
+    init_boot_info = boot_info;
     init_gdt_load();
     init_idt_load();
 }

@@ -24,7 +24,7 @@ int rt_vformat(rt_emit_fn emit, void *ctx, const char *fmt, va_list ap);
  * of its page tables) before main: records them and loads the GDT, TSS
  * and IDT.
  */
-void rt_init(uint64_t ram_size, uint64_t reserved_base);
+void rt_init(uint64_t ram_size, uint64_t reserved_base, uint64_t boot_info);
 
 /* Called by the vector stubs in vectors.S (trap.c). */
 void rt_trap_dispatch(struct rt_trap_frame *frame);

@@ -168,8 +168,35 @@ uintptr_t rt_rsp0_stack_top(void);
 
 /* Guest RAM size in bytes (RDI at entry). */
 uint64_t rt_ram_size(void);
-/* Lowest address of the loader's page tables (RSI at entry). */
+/* Lowest address of the reserved area at the top of RAM: firmware
+ * tables, modules, the loader's page tables (RSI at entry). */
 uint64_t rt_reserved_base(void);
+
+/*
+ * The boot-info block (RDX at entry; README, "Guest ABI"): the memory
+ * map, the ACPI RSDP, the command line and the modules.
+ */
+struct rt_memmap_entry {
+    uint64_t base, length;
+    uint32_t type; /* 1 RAM, 2 reserved, 3 ACPI reclaimable */
+    uint32_t reserved;
+};
+struct rt_module {
+    uint64_t addr, size;
+    uint64_t name; /* address of its NUL-terminated name */
+};
+struct rt_boot_info {
+    char magic[8]; /* "IOVSBOOT" */
+    uint32_t version, size;
+    uint64_t rsdp;
+    uint64_t cmdline; /* NUL-terminated, 0 if none */
+    uint64_t memmap;  /* struct rt_memmap_entry[nmemmap] */
+    uint32_t nmemmap, vcpus;
+    uint64_t modules; /* struct rt_module[nmodules] */
+    uint32_t nmodules, reserved;
+};
+/* Returns: the block, or NULL if RDX held none (no magic). */
+const struct rt_boot_info *rt_boot_info(void);
 
 /* ------------------------------------------------------------------ */
 /* Guest only: paging (4-level, identity map of RAM built by the loader). */
