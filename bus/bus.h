@@ -43,7 +43,8 @@ struct io_access_sizes {
  * registration.  @offset is relative to the region's base.
  *
  * @valid: the sizes the guest may use; anything else is refused with
- * MEM_TX_ERROR (a read then returns all-ones) and counted as an error.
+ * MEM_TX_ERROR (a read then returns all-ones) and counted as an error, as
+ * is an access that runs past the region's end.
  * @impl: the sizes the callbacks handle; the bus splits a wider access
  * into little-endian pieces of impl.max bytes, and widens a narrower one
  * to impl.min bytes at the aligned-down offset (reads extract the bytes

@@ -337,7 +337,10 @@ enum mem_tx bus_region_access(struct bus_space *space, struct bus_region *r,
         }
         return MEM_TX_OK;
     }
-    if (size < sizes_min(r->ops->valid) || size > sizes_max(r->ops->valid)) {
+    if (size < sizes_min(r->ops->valid) || size > sizes_max(r->ops->valid) ||
+        size > r->size - offset) {
+        /* Outside @valid, or running past the region's end: a device
+         * never sees bytes beyond its window. */
         tx = MEM_TX_ERROR;
     } else {
         /* The callback may remove or move its own region (a BAR write). */

@@ -239,9 +239,15 @@ static void test_sizes(void)
     CU_ASSERT_EQUAL(dwords.last_val, UINT64_C(0x7f000000));
     /* 8 bytes exceed valid.max 4. */
     CU_ASSERT_EQUAL(bus_read(io, 0x200, 8, &v), MEM_TX_ERROR);
+    /* Running past the region's end: refused, the device not called. */
+    dwords.calls = 0;
+    CU_ASSERT_EQUAL(bus_read(io, 0x206, 4, &v), MEM_TX_ERROR);
+    CU_ASSERT_EQUAL(v, 0xffffffffu);
+    CU_ASSERT_EQUAL(bus_write(io, 0x207, 2, 0), MEM_TX_ERROR);
+    CU_ASSERT_EQUAL(dwords.calls, 0);
 
     bus_get_stats(io, &st);
-    CU_ASSERT_EQUAL(st.errors, 4);
+    CU_ASSERT_EQUAL(st.errors, 6);
     CU_ASSERT_EQUAL(st.unclaimed_reads + st.unclaimed_writes, 0);
     bus_space_free(io);
 }
