@@ -170,6 +170,7 @@ struct report_run {
     int64_t irq[2];
     GPtrArray *exits;   /* struct report_exit */
     GPtrArray *buckets; /* struct report_bucket, without "exit:" ones */
+    GHashTable *vm_names; /* vm id -> name (schema 3; empty before) */
 };
 
 /* The "irq:NAME" counters a run records, in report_run.irq[] order. */
@@ -207,6 +208,9 @@ static void report_run_free(gpointer p)
     }
     if (r->buckets != NULL) {
         g_ptr_array_unref(r->buckets);
+    }
+    if (r->vm_names != NULL) {
+        g_hash_table_unref(r->vm_names);
     }
     g_free(r);
 }
@@ -322,6 +326,26 @@ static bool report_read_details(sqlite3 *sql, const char *path,
 
     r->exits = g_ptr_array_new_with_free_func(report_exit_free);
     r->buckets = g_ptr_array_new_with_free_func(report_bucket_free);
+    r->vm_names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                        g_free);
+
+    /* VM names: files before schema 3 have no vms table. */
+    if (sqlite3_prepare_v2(sql, "SELECT id, name FROM vms WHERE run = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, r->id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *name = sqlite3_column_text(st, 1);
+
+            if (name != NULL) {
+                g_hash_table_replace(
+                    r->vm_names,
+                    GUINT_TO_POINTER((guint)sqlite3_column_int64(st, 0)),
+                    g_strdup((const char *)name));
+            }
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
 
     /* The id range keeps these from scanning other runs' events. */
     if (sqlite3_prepare_v2(sql,
@@ -714,6 +738,7 @@ static void report_print_buckets(GPtrArray *sel, FILE *out)
     g_ptr_array_sort(keys, report_bucket_order);
 
     align = g_strnfill(2 + 3 * sel->len, 'r');
+    align[0] = 'l'; /* "0 web" */
     align[1] = 'l';
     t = report_table_new(2 + 3 * sel->len, align);
     report_groups(t, sel, 2, 3);
@@ -727,7 +752,18 @@ static void report_print_buckets(GPtrArray *sel, FILE *out)
     for (unsigned j = 0; j < keys->len; j++) {
         const struct report_bucket *key = g_ptr_array_index(keys, j);
 
-        report_cell(t, "%" PRIu32, key->vm);
+        {
+            /* The name the first selected run gives the VM, if any. */
+            const struct report_run *r0 = g_ptr_array_index(sel, 0);
+            const char *name = g_hash_table_lookup(
+                r0->vm_names, GUINT_TO_POINTER((guint)key->vm));
+
+            if (name != NULL) {
+                report_cell(t, "%" PRIu32 " %s", key->vm, name);
+            } else {
+                report_cell(t, "%" PRIu32, key->vm);
+            }
+        }
         report_cell(t, "%s", key->bucket);
         for (unsigned i = 0; i < sel->len; i++) {
             const struct report_run *r = g_ptr_array_index(sel, i);

@@ -186,10 +186,18 @@ static bool machine_trace_begin(struct sim_machine *m, GError **error)
         return false;
     }
     for (unsigned i = 0; i < m->nvms; i++) {
-        for (guint d = 0; d < m->vms[i]->devices->len; d++) {
-            struct dev *dev = g_ptr_array_index(m->vms[i]->devices, d);
+        const struct sim_vm *vm = m->vms[i];
 
-            if (!trace_device_add(m->trace, dev->trace_id, dev->id, error)) {
+        if (!trace_vm_add(m->trace, vm->id, vm->name,
+                          vm->mode == SIM_MODE_HVM ? "hvm" : "native",
+                          vm->ram_size, vm->nvcpus, error)) {
+            return false;
+        }
+        for (guint d = 0; d < vm->devices->len; d++) {
+            struct dev *dev = g_ptr_array_index(vm->devices, d);
+
+            if (!trace_device_add(m->trace, dev->trace_id, vm->id, dev->id,
+                                  error)) {
                 return false;
             }
         }

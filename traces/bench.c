@@ -69,7 +69,7 @@ bool trace_bench_events(const char *path, uint64_t n, double *events_per_s,
         return false;
     }
     run = trace_run_begin(db, &info, error);
-    if (run == 0 || !trace_device_add(db, 1, "uart0", error)) {
+    if (run == 0 || !trace_device_add(db, 1, 0, "uart0", error)) {
         trace_db_close(db, NULL);
         return false;
     }

@@ -32,7 +32,7 @@
 #define TRACE_PAGE_SIZE 16384
 
 /*
- * The current schema (version 2), for new files.  Tables may gain columns
+ * The current schema (version 3), for new files.  Tables may gain columns
  * in later versions but never silently change meaning (DESIGN.md
  * "Traces"); trace_migrations[] brings older files up to it.  Unsigned
  * 64-bit values are stored as their two's-complement signed value.
@@ -71,6 +71,15 @@ static const char trace_schema[] =
     " run INTEGER NOT NULL REFERENCES runs(id),"
     " id INTEGER NOT NULL,"
     " name TEXT NOT NULL,"
+    " vm INTEGER,"
+    " PRIMARY KEY (run, id)) WITHOUT ROWID;"
+    "CREATE TABLE vms ("
+    " run INTEGER NOT NULL REFERENCES runs(id),"
+    " id INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " mode TEXT NOT NULL,"
+    " memory INTEGER NOT NULL,"
+    " vcpus INTEGER NOT NULL,"
     " PRIMARY KEY (run, id)) WITHOUT ROWID;"
     /*
      * No NOT NULL here: with it SQLite spends a third more instructions
@@ -127,6 +136,16 @@ static const char *const trace_migrations[TRACE_SCHEMA_VERSION] = {
     /* 2: what a run lost to write errors (docs/trace-schema.md). */
     [1] = "ALTER TABLE runs ADD COLUMN lost_events INTEGER;"
           "ALTER TABLE runs ADD COLUMN error TEXT;",
+    /* 3: several VMs: their names, and each device's VM. */
+    [2] = "ALTER TABLE devices ADD COLUMN vm INTEGER;"
+          "CREATE TABLE vms ("
+          " run INTEGER NOT NULL REFERENCES runs(id),"
+          " id INTEGER NOT NULL,"
+          " name TEXT NOT NULL,"
+          " mode TEXT NOT NULL,"
+          " memory INTEGER NOT NULL,"
+          " vcpus INTEGER NOT NULL,"
+          " PRIMARY KEY (run, id)) WITHOUT ROWID;",
 };
 
 /* Every table a database has (since version 1); a missing one: damage. */
@@ -817,8 +836,8 @@ bool trace_run_end(struct trace_db *db, int64_t run,
     return true;
 }
 
-bool trace_device_add(struct trace_db *db, uint32_t device, const char *name,
-                      GError **error)
+bool trace_device_add(struct trace_db *db, uint32_t device, uint32_t vm,
+                      const char *name, GError **error)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -826,18 +845,48 @@ bool trace_device_add(struct trace_db *db, uint32_t device, const char *name,
     g_assert(db->run != 0 && device > 0 && name != NULL);
     trace_writer_idle(db);
     if (sqlite3_prepare_v2(db->sql,
-                           "INSERT OR REPLACE INTO devices (run, id, name) "
-                           "VALUES (?, ?, ?)",
+                           "INSERT OR REPLACE INTO devices (run, id, name, "
+                           "vm) VALUES (?, ?, ?, ?)",
                            -1, &st, NULL) != SQLITE_OK) {
         return trace_sql_error(db, error, "naming a device");
     }
     sqlite3_bind_int64(st, 1, db->run);
     sqlite3_bind_int64(st, 2, device);
     sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, vm);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         return trace_sql_error(db, error, "naming a device");
+    }
+    return true;
+}
+
+bool trace_vm_add(struct trace_db *db, uint32_t vm, const char *name,
+                  const char *mode, uint64_t memory, uint32_t vcpus,
+                  GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    g_assert(db->run != 0 && name != NULL && mode != NULL);
+    trace_writer_idle(db);
+    if (sqlite3_prepare_v2(db->sql,
+                           "INSERT OR REPLACE INTO vms (run, id, name, mode, "
+                           "memory, vcpus) VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return trace_sql_error(db, error, "describing a VM");
+    }
+    sqlite3_bind_int64(st, 1, db->run);
+    sqlite3_bind_int64(st, 2, vm);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, mode, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)memory);
+    sqlite3_bind_int64(st, 6, vcpus);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return trace_sql_error(db, error, "describing a VM");
     }
     return true;
 }

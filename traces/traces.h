@@ -28,7 +28,7 @@
 #include <glib.h>
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define TRACE_SCHEMA_VERSION 2
+#define TRACE_SCHEMA_VERSION 3
 /* PRAGMA application_id of every iovsim trace database: "IOVS". */
 #define TRACE_APPLICATION_ID 0x494F5653
 
@@ -226,12 +226,20 @@ bool trace_run_end(struct trace_db *db, int64_t run,
                    const struct trace_run_totals *totals, GError **error);
 
 /*
- * Names device @device (> 0, the caller's own numbering) in the open run;
- * events and io rows refer to it by number.
+ * Names device @device (> 0, the caller's own numbering) of VM @vm in the
+ * open run; events and io rows refer to it by number.
  * Returns: false with @error set on failure.
  */
-bool trace_device_add(struct trace_db *db, uint32_t device, const char *name,
-                      GError **error);
+bool trace_device_add(struct trace_db *db, uint32_t device, uint32_t vm,
+                      const char *name, GError **error);
+/*
+ * Describes VM @vm (the events' and counters' vm column) of the open run:
+ * its name, mode ("native", "hvm"), RAM in bytes and vCPUs (schema 3).
+ * Returns: false with @error set on failure.
+ */
+bool trace_vm_add(struct trace_db *db, uint32_t vm, const char *name,
+                  const char *mode, uint64_t memory, uint32_t vcpus,
+                  GError **error);
 
 /*
  * Sets counter @bucket of @vm in run @run (replacing an earlier value):

@@ -436,8 +436,8 @@ static int64_t traces_level_run(struct trace_db *db, enum trace_level level)
     info.level = level;
     run = trace_run_begin(db, &info, &err);
     CU_ASSERT(run > 0);
-    CU_ASSERT(trace_device_add(db, 1, "uart0", &err));
-    CU_ASSERT(trace_device_add(db, 2, "disk0", &err));
+    CU_ASSERT(trace_device_add(db, 1, 0, "uart0", &err));
+    CU_ASSERT(trace_device_add(db, 2, 0, "disk0", &err));
     CU_ASSERT_EQUAL(trace_wants(db, TRACE_EVENT_VMEXIT),
                     level >= TRACE_LEVEL_EXITS);
     CU_ASSERT_EQUAL(trace_wants(db, TRACE_EVENT_DMA_WRITE),
@@ -724,9 +724,12 @@ static void test_migrate_v1(void)
     CU_ASSERT(trace_db_close(db, &err));
     CU_ASSERT_EQUAL(traces_query_int(path, "SELECT lost_events FROM runs"),
                     0);
+    /* What versions 2 and 3 added goes, as a real version-1 file. */
     CU_ASSERT_FATAL(traces_exec(path, "ALTER TABLE runs DROP COLUMN error;"
                                       "ALTER TABLE runs DROP COLUMN "
                                       "lost_events;"
+                                      "DROP TABLE vms;"
+                                      "ALTER TABLE devices DROP COLUMN vm;"
                                       "PRAGMA user_version = 1"));
 
     before = traces_file_hash(path);
@@ -746,6 +749,10 @@ static void test_migrate_v1(void)
                     TRACE_SCHEMA_VERSION);
     CU_ASSERT_EQUAL(traces_query_int(path, "SELECT count(lost_events) + "
                                            "count(error) FROM runs"),
+                    0);
+    /* Version 3's: the VMs and each device's VM. */
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT count(*) FROM vms"), 0);
+    CU_ASSERT_EQUAL(traces_query_int(path, "SELECT count(vm) FROM devices"),
                     0);
 }
 
