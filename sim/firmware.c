@@ -4,7 +4,8 @@
  * (../shared/spec/acpi.md: RSDP, XSDT, MADT, MCFG), the modules named in
  * the config, the command line, and the boot-info block that lists them
  * with the memory map.  All of it sits in the reserved area at the top of
- * RAM, below the page tables, in this order from its lowest address:
+ * the RAM below the PCI hole, below the page tables, in this order from
+ * its lowest address:
  *
  *   ACPI tables   (one page; memory map type 3, ACPI reclaimable)
  *   boot info     (the block, its arrays, module names, command line)
@@ -221,7 +222,7 @@ bool sim_firmware_build(struct sim_vm *vm, const struct sim_vm_config *vc,
         g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
                     "the modules and firmware tables (%" PRIu64 " KiB) do "
                     "not fit in guest RAM of %" PRIu64 " MiB",
-                    total >> 10, vm->ram_size >> 20);
+                    total >> 10, vm->low_size >> 20);
         g_array_free(sizes, true);
         return false;
     }
@@ -273,10 +274,12 @@ bool sim_firmware_build(struct sim_vm *vm, const struct sim_vm_config *vc,
     nmap = fw_map_add(b + FW_INFO_HEADER, nmap, base, FW_ACPI_SIZE,
                       FW_E820_ACPI);
     nmap = fw_map_add(b + FW_INFO_HEADER, nmap, base + FW_ACPI_SIZE,
-                      vm->ram_size - base - FW_ACPI_SIZE, FW_E820_RESERVED);
-    if (DEV_PCI_ECAM_BASE >= vm->ram_size) {
-        nmap = fw_map_add(b + FW_INFO_HEADER, nmap, DEV_PCI_ECAM_BASE,
-                          FW_ECAM_SIZE, FW_E820_RESERVED);
+                      vm->low_size - base - FW_ACPI_SIZE, FW_E820_RESERVED);
+    nmap = fw_map_add(b + FW_INFO_HEADER, nmap, DEV_PCI_ECAM_BASE,
+                      FW_ECAM_SIZE, FW_E820_RESERVED);
+    if (vm->high_size > 0) {
+        nmap = fw_map_add(b + FW_INFO_HEADER, nmap, SIM_HIGH_RAM,
+                          vm->high_size, FW_E820_RAM);
     }
     put32(b + 0x28, nmap);
     vm->boot_info = info;

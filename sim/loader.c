@@ -263,9 +263,17 @@ void sim_elf_image_clear(struct sim_elf_image *image)
 
 /* ---- Page tables of the guest ABI ---- */
 
+/* The end of the addresses RAM reaches in the memory map. */
+static uint64_t loader_ram_top(uint64_t ram_size)
+{
+    uint64_t low = sim_low_ram(ram_size);
+
+    return ram_size > low ? SIM_HIGH_RAM + (ram_size - low) : low;
+}
+
 uint64_t sim_guest_pt_size(uint64_t ram_size)
 {
-    uint64_t npd = (ram_size + LOADER_1G - 1) / LOADER_1G;
+    uint64_t npd = (loader_ram_top(ram_size) + LOADER_1G - 1) / LOADER_1G;
 
     return (2 + npd) * LOADER_PAGE;
 }
@@ -292,8 +300,8 @@ bool sim_guest_build_page_tables(uint8_t *ram, uint64_t ram_size,
                     ram_size);
         return false;
     }
-    npd = (ram_size + LOADER_1G - 1) / LOADER_1G;
-    base = ram_size - sim_guest_pt_size(ram_size);
+    npd = (loader_ram_top(ram_size) + LOADER_1G - 1) / LOADER_1G;
+    base = sim_low_ram(ram_size) - sim_guest_pt_size(ram_size);
     pml4 = ram + base;
     pdpt = pml4 + LOADER_PAGE;
     pd = pdpt + LOADER_PAGE;
@@ -303,8 +311,13 @@ bool sim_guest_build_page_tables(uint8_t *ram, uint64_t ram_size,
     for (uint64_t i = 0; i < npd; i++) {
         loader_put64(pdpt + i * 8, (base + (2 + i) * LOADER_PAGE) | table);
     }
-    for (uint64_t j = 0; j < ram_size / LOADER_2M; j++) {
-        loader_put64(pd + j * 8, (j * LOADER_2M) | table | LOADER_PTE_PS);
+    /* Only RAM is mapped: the hole between stays not present. */
+    for (uint64_t j = 0; j < loader_ram_top(ram_size) / LOADER_2M; j++) {
+        uint64_t pa = j * LOADER_2M;
+
+        if (pa < sim_low_ram(ram_size) || pa >= SIM_HIGH_RAM) {
+            loader_put64(pd + j * 8, pa | table | LOADER_PTE_PS);
+        }
     }
     *pt_base = base;
     return true;

@@ -73,13 +73,20 @@ static void vm_msi(void *opaque, uint16_t rid, uint64_t addr, uint32_t data)
 
 /* ---- The CPU's view of the machine ---- */
 
-/* Machine-physical pages: under hvm, guest RAM sits at guest_base. */
+/*
+ * Machine-physical pages: under hvm, guest RAM sits at guest_base (and
+ * EPT says which pages a guest reaches); natively machine-physical is
+ * guest-physical, and the PCI hole is no RAM.
+ */
 static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
 {
     struct sim_vcpu *v = opaque;
     struct sim_machine *m = v->vm->host;
+    uint64_t mpa;
 
-    if (pa >= m->mem_size) {
+    if (pa >= m->mem_size ||
+        (v->vm->mode == SIM_MODE_NATIVE &&
+         !sim_vm_gpa_ram(v->vm, pa & ~UINT64_C(0xfff), 4096, &mpa))) {
         return NULL;
     }
     return m->mem + (pa & ~UINT64_C(0xfff));
@@ -406,7 +413,7 @@ static bool vm_load_guest(struct sim_vm *vm, struct sim_vcpu *v,
         !sim_firmware_build(vm, vc, error)) {
         return false;
     }
-    if (!sim_elf_load(vc->program, vm->ram, vm->ram_size, vm->fw_base,
+    if (!sim_elf_load(vc->program, vm->ram, vm->low_size, vm->fw_base,
                       &vm->image, error)) {
         return false;
     }
@@ -418,7 +425,7 @@ static bool vm_load_guest(struct sim_vm *vm, struct sim_vcpu *v,
                             vm->image.segments[i].memsz);
     }
     cpu_invalidate_phys(v->cpu, vm->guest_base + vm->fw_base,
-                        vm->ram_size - vm->fw_base);
+                        vm->low_size - vm->fw_base);
 
     /* The guest ABI (README, "Guest ABI"). */
     cpu_reset_long_mode(v->cpu, vm->pt_base, vm->image.entry, vm->fw_base);
@@ -469,6 +476,13 @@ static struct sim_vm *vm_new(struct sim_machine *m, unsigned id,
     vm->guest_base = guest_base;
     vm->ram = m->mem + guest_base;
     vm->ram_size = vc->memory;
+    vm->low_size = sim_low_ram(vc->memory);
+    vm->high_size = vc->memory - vm->low_size;
+    /* Natively machine-physical is guest-physical; under hvm the VM's RAM
+     * is one block of machine memory, the high part after the low. */
+    vm->high_base = vm->mode == SIM_MODE_NATIVE ? SIM_HIGH_RAM
+                                                : guest_base + vm->low_size;
+    vm->high_ram = m->mem + vm->high_base;
     vm->io = bus_space_new("io", 0x10000);
     vm->mmio = bus_space_new("mmio", 0);
     vm->pci = pci_bus_new(0, vm->io, vm->mmio, vm_msi, vm);
@@ -532,6 +546,11 @@ struct sim_machine *sim_machine_new(struct sim_config *cfg, GError **error)
      * guest_base, then each VM's RAM in turn; natively the one VM's RAM
      * from 0. */
     m->mem_size = base;
+    if (!hvm && cfg->vms[0].memory > sim_low_ram(cfg->vms[0].memory)) {
+        /* Natively the RAM above the hole sits at 4 GiB: the hole itself
+         * is address space only, never touched. */
+        m->mem_size = SIM_HIGH_RAM - sim_low_ram(cfg->vms[0].memory);
+    }
     for (unsigned i = 0; i < cfg->nvms; i++) {
         const uint64_t ram = cfg->vms[i].memory;
 
@@ -736,12 +755,18 @@ static bool vm_dma_translate(const struct sim_vm *vm, uint16_t rid,
                              uint64_t addr, uint64_t len, uint64_t *mpa,
                              uint64_t *bad)
 {
-    if (addr >= vm->ram_size || len > vm->ram_size - addr) {
-        *bad = addr >= vm->ram_size ? addr : vm->ram_size;
-        return false;
+    if (sim_vm_gpa_ram(vm, addr, len, mpa)) {
+        return true;
     }
-    *mpa = vm->guest_base + addr;
-    return true;
+    /* The first byte out of bounds: the start, or the end of its range. */
+    if (addr < vm->low_size) {
+        *bad = vm->low_size;
+    } else if (addr >= SIM_HIGH_RAM && addr - SIM_HIGH_RAM < vm->high_size) {
+        *bad = SIM_HIGH_RAM + vm->high_size;
+    } else {
+        *bad = addr;
+    }
+    return false;
 }
 
 bool sim_vm_dma(struct sim_vm *vm, uint32_t device, uint16_t rid,
@@ -768,8 +793,9 @@ bool sim_vm_dma(struct sim_vm *vm, uint32_t device, uint16_t rid,
         }
     }
     for (unsigned i = 0; i < nsegs; i++) {
-        uint64_t mpa = vm->guest_base + segs[i].addr;
+        uint64_t mpa = 0, bad;
 
+        vm_dma_translate(vm, rid, segs[i].addr, segs[i].len, &mpa, &bad);
         if (write) {
             memcpy(m->mem + mpa, p, segs[i].len);
             for (unsigned v = 0; v < vm->nvcpus; v++) {
@@ -819,7 +845,7 @@ const char *sim_vm_console(const struct sim_vm *vm, size_t *len)
 
 uint8_t *sim_vm_ram(struct sim_vm *vm, uint64_t *size)
 {
-    *size = vm->ram_size;
+    *size = vm->low_size;
     return vm->ram;
 }
 
@@ -939,11 +965,11 @@ static uint64_t machine_peak_rss(void)
  * Guest RAM pages the host has made resident (mincore): untouched guest
  * memory costs nothing, so "simulator memory" is the rest of the RSS.
  */
-static uint64_t machine_ram_resident(const struct sim_vm *vm)
+static uint64_t host_resident(const uint8_t *p, uint64_t len)
 {
     long psz = sysconf(_SC_PAGESIZE);
-    uintptr_t start = (uintptr_t)vm->ram & ~(uintptr_t)(psz - 1);
-    uintptr_t end = (uintptr_t)vm->ram + vm->ram_size;
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)(psz - 1);
+    uintptr_t end = (uintptr_t)p + len;
     size_t npages = (end - start + (size_t)psz - 1) / (size_t)psz;
     g_autofree unsigned char *vec = g_try_malloc(npages);
     uint64_t n = 0;
@@ -987,7 +1013,10 @@ static void vm_add_stats(const struct sim_vm *vm, struct sim_stats *out)
     out->mmio.unclaimed_reads += mmio.unclaimed_reads;
     out->mmio.unclaimed_writes += mmio.unclaimed_writes;
     out->mmio.errors += mmio.errors;
-    out->ram_resident += machine_ram_resident(vm);
+    out->ram_resident += host_resident(vm->ram, vm->low_size);
+    if (vm->high_size > 0) {
+        out->ram_resident += host_resident(vm->high_ram, vm->high_size);
+    }
     out->dma_reads += vm->dma_reads;
     out->dma_writes += vm->dma_writes;
     out->dma_bytes += vm->dma_bytes;

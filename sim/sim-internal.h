@@ -77,7 +77,12 @@ struct sim_vm {
 
     uint64_t guest_base; /* machine-physical address of guest RAM */
     uint8_t *ram;        /* host address of guest-physical 0 */
-    uint64_t ram_size;
+    uint64_t ram_size;   /* all of its RAM */
+    /* The memory map: RAM below the PCI hole, and above 4 GiB the rest
+     * (host address @high_ram; machine-physical @high_base). */
+    uint64_t low_size, high_size;
+    uint8_t *high_ram;
+    uint64_t high_base;
     uint64_t pt_base;   /* lowest address of the page tables */
     uint64_t fw_base;   /* lowest of the reserved area (firmware.c) */
     uint64_t boot_info; /* guest-physical address of the boot-info block */
@@ -157,6 +162,23 @@ struct sim_machine {
     bool trace_deferring;
     GArray *trace_deferred; /* struct trace_event */
 };
+
+/* Is [@gpa, +@len) all RAM of @vm?  Returns: its machine-physical
+ * address in *@mpa if so. */
+static inline bool sim_vm_gpa_ram(const struct sim_vm *vm, uint64_t gpa,
+                                  uint64_t len, uint64_t *mpa)
+{
+    if (gpa < vm->low_size && len <= vm->low_size - gpa) {
+        *mpa = vm->guest_base + gpa;
+        return true;
+    }
+    if (gpa >= SIM_HIGH_RAM && gpa - SIM_HIGH_RAM < vm->high_size &&
+        len <= vm->high_size - (gpa - SIM_HIGH_RAM)) {
+        *mpa = vm->high_base + (gpa - SIM_HIGH_RAM);
+        return true;
+    }
+    return false;
+}
 
 /* The host's clock: cycles of the simulated core since start. */
 static inline uint64_t sim_host_now(const struct sim_machine *m)

@@ -61,6 +61,18 @@ enum sim_placement {
 #define SIM_RAM_MIN (UINT64_C(4) << 20)
 #define SIM_RAM_MAX (UINT64_C(16) << 30)
 #define SIM_RAM_GRANULE (UINT64_C(2) << 20)
+/*
+ * The guest-physical memory map (README, "Guest ABI"): RAM from 0 up to
+ * the PCI hole; [SIM_PCI_HOLE, 4 GiB) holds the ECAM window, BARs and the
+ * interrupt controllers; the rest of RAM sits from SIM_HIGH_RAM.
+ */
+#define SIM_PCI_HOLE UINT64_C(0xb0000000)
+#define SIM_HIGH_RAM (UINT64_C(1) << 32)
+/* Of @ram_size bytes of RAM, those below the hole. */
+static inline uint64_t sim_low_ram(uint64_t ram_size)
+{
+    return ram_size < SIM_PCI_HOLE ? ram_size : SIM_PCI_HOLE;
+}
 
 /*
  * VM-exit costs of a profile's [vmx] section, in cycles.  The handler
@@ -192,13 +204,17 @@ bool sim_elf_load(const char *path, uint8_t *ram, uint64_t ram_size,
 void sim_elf_image_clear(struct sim_elf_image *image);
 
 /*
- * Bytes taken at the top of guest RAM by the identity-mapped page tables
- * of the guest ABI: one PML4, one PDPT and one page directory per GiB.
+ * Bytes taken at the top of the RAM below the PCI hole by the
+ * identity-mapped page tables of the guest ABI for @ram_size bytes of
+ * RAM: one PML4, one PDPT and one page directory per GiB of addresses up
+ * to the end of RAM.
  */
 uint64_t sim_guest_pt_size(uint64_t ram_size);
 /*
- * Writes those page tables into the last pages of @ram: 4-level, 2 MiB
- * pages, P|RW|US, executable, identity-mapping [0, @ram_size).
+ * Writes those page tables into the last pages of the RAM below the hole
+ * (@ram is its host address, guest-physical 0): 4-level, 2 MiB pages,
+ * P|RW|US, executable, identity-mapping RAM as the memory map lays it
+ * out: [0, sim_low_ram()) and, beyond it, [SIM_HIGH_RAM, ...).
  * @ram_size must be a multiple of 2 MiB, from 4 MiB to 16 GiB.
  * Returns: true with *@pt_base (the PML4's address, the lowest address
  * the tables use), or false with @error set (SIM_ERROR_MACHINE).
@@ -327,7 +343,7 @@ bool sim_vm_dma(struct sim_vm *vm, uint32_t device, uint16_t rid,
 unsigned sim_machine_vm_count(const struct sim_machine *m);
 struct sim_vm *sim_machine_vm(struct sim_machine *m, unsigned i);
 /* VM @vm's name (its [vm.NAME], or "guest"), console output (as
- * sim_machine_console) and RAM (as sim_machine_ram). */
+ * sim_machine_console) and RAM below the PCI hole (as sim_machine_ram). */
 const char *sim_vm_name(const struct sim_vm *vm);
 const char *sim_vm_console(const struct sim_vm *vm, size_t *len /* out */);
 uint8_t *sim_vm_ram(struct sim_vm *vm, uint64_t *size /* out */);

@@ -116,10 +116,14 @@ bool sim_vmm_vm_init(struct sim_vm *vm, GError **error)
     for (size_t i = 0; i < SIM_ARRAY_SIZE(passthrough_msrs); i++) {
         msr_passthrough(vm, passthrough_msrs[i]);
     }
+    /* EPT maps the memory map's RAM: below the hole, and above 4 GiB. */
     vm->ept = mmu_ept_builder_new(vmm_alloc_page, vmm_page_ptr, m, error);
     return vm->ept != NULL &&
-           mmu_ept_map(vm->ept, 0, vm->guest_base, vm->ram_size, MMU_EPT_RWX,
-                       MMU_EPT_MT_WB, error);
+           mmu_ept_map(vm->ept, 0, vm->guest_base, vm->low_size, MMU_EPT_RWX,
+                       MMU_EPT_MT_WB, error) &&
+           (vm->high_size == 0 ||
+            mmu_ept_map(vm->ept, SIM_HIGH_RAM, vm->high_base, vm->high_size,
+                        MMU_EPT_RWX, MMU_EPT_MT_WB, error));
 }
 
 void sim_vmm_vm_destroy(struct sim_vm *vm)
@@ -393,8 +397,8 @@ static enum vmexit_action vmm_exit_io(struct sim_vcpu *v,
 }
 
 /*
- * Exit 48: EPT violation.  Guest RAM is fully mapped, so an access outside
- * it is device memory (or nothing): the faulting instruction runs once on
+ * Exit 48: EPT violation.  Guest RAM is fully mapped (below the PCI hole
+ * and above 4 GiB), so an access outside it is device memory (or nothing): the faulting instruction runs once on
  * the interpreter with the access sent to the MMIO bus (which reads
  * all-ones and drops writes where no device is, counting them).
  */
@@ -403,8 +407,9 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_vcpu *v,
 {
     uint64_t gpa = v->exit.guest_physical;
     enum cpu_stop_reason why;
+    uint64_t mpa;
 
-    if (gpa < v->vm->ram_size) {
+    if (sim_vm_gpa_ram(v->vm, gpa, 1, &mpa)) {
         return vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
                         g_strdup_printf("EPT violation at guest-physical "
                                         "0x%" PRIx64 ", which is RAM "

@@ -386,6 +386,35 @@ static void test_vm_modules(void)
     }
 }
 
+/*
+ * RAM beyond the PCI hole sits from 4 GiB, in the memory map, the page
+ * tables and EPT: a 3 GiB guest reaches both ends of both ranges, natively
+ * and under hvm, and the hole holds the ECAM window.
+ */
+static void test_vm_high_ram(void)
+{
+    static const char *const modes[] = {"native", "hvm"};
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(modes); i++) {
+        g_autofree char *text = g_strdup_printf(
+            "[machine]\nmode = %s\nmemory = 3G\n[guest]\nprogram = "
+            VMS_BOOTINFO "\n",
+            modes[i]);
+        struct sim_machine *m = vms_run(text, SIM_STOP_EXIT);
+        const char *out = sim_machine_console(m, NULL);
+        uint64_t size;
+
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "memory: 100000000 .. 110000000: "
+                                           "RAM\n"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "MCFG: ECAM at b0000000"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "bootinfo: ok\n"));
+        CU_ASSERT_PTR_NULL(strstr(out, "FAILED"));
+        sim_machine_ram(m, &size);
+        CU_ASSERT_EQUAL(size, UINT64_C(0xb0000000));
+        sim_machine_free(m);
+    }
+}
+
 static CU_TestInfo vms_tests[] = {
     {"[vm.NAME] sections, in file order", test_vm_sections},
     {"[vm.NAME] errors name the key and what is missing",
@@ -397,6 +426,7 @@ static CU_TestInfo vms_tests[] = {
     {"same config, same events with several VMs", test_vms_deterministic},
     {"modules, command line and ACPI tables reach each guest",
      test_vm_modules},
+    {"RAM beyond the PCI hole sits above 4 GiB", test_vm_high_ram},
     CU_TEST_INFO_NULL,
 };
 

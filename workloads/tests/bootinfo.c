@@ -1,7 +1,8 @@
 /*
  * bootinfo.c: reads what the firmware left for the guest (README, "Guest
  * ABI") and prints it: the boot-info block (memory map, command line,
- * modules with their size and CRC-32), then the ACPI tables it points to,
+ * modules with their size and CRC-32; every RAM range written and read
+ * back at both ends), then the ACPI tables it points to,
  * each checksum verified: RSDP -> XSDT -> MADT (processor local APICs)
  * and MCFG (the ECAM window).
  */
@@ -123,6 +124,21 @@ int main(void)
     check(b->nmemmap >= 3 && map[0].base == 0 && map[0].type == 1 &&
               map[0].length == rt_reserved_base(),
           "RAM up to the reserved area");
+    /* Every RAM range is reachable at both ends through the page tables
+     * (the first one's start is this program's own memory). */
+    for (uint32_t i = 1; i < b->nmemmap; i++) {
+        if (map[i].type == 1) {
+            volatile uint64_t *lo = (volatile uint64_t *)(uintptr_t)map[i].base;
+            volatile uint64_t *hi = (volatile uint64_t *)(uintptr_t)(
+                map[i].base + map[i].length - 8);
+
+            *lo = 0x1122334455667788ull;
+            *hi = ~0x1122334455667788ull;
+            check(*lo == 0x1122334455667788ull &&
+                      *hi == ~0x1122334455667788ull,
+                  "a RAM range reads back what was written");
+        }
+    }
     mods = (const struct rt_module *)(uintptr_t)b->modules;
     for (uint32_t i = 0; i < b->nmodules; i++) {
         rt_printf("module %s: %llu bytes, crc32 %08x%s\n",
