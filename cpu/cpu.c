@@ -212,12 +212,28 @@ void cpu_raise_interrupt(struct cpu *cpu, unsigned vector)
 bool cpu_interrupt_pending(const struct cpu *cpu)
 {
     return (cpu->irq_pending[0] | cpu->irq_pending[1] |
-            cpu->irq_pending[2] | cpu->irq_pending[3]) != 0;
+            cpu->irq_pending[2] | cpu->irq_pending[3]) != 0 ||
+           cpu->intr_line;
 }
 
-/* Takes the highest pending vector off the line. */
+void cpu_set_intr(struct cpu *cpu, bool asserted)
+{
+    if (asserted && !cpu->intr_line) {
+        cpu->stats.irq_raised++;
+        cpu->attention = 1;
+    }
+    cpu->intr_line = asserted;
+}
+
+/* Takes the highest pending vector off the line: the raised ones first,
+ * then the controller's by its acknowledge cycle. */
 static unsigned irq_take(struct cpu *cpu)
 {
+    if (((cpu->irq_pending[0] | cpu->irq_pending[1] | cpu->irq_pending[2] |
+          cpu->irq_pending[3]) == 0) &&
+        cpu->intr_line && cpu->ops->intr_ack != NULL) {
+        return cpu->ops->intr_ack(cpu->opaque);
+    }
     for (int w = 3; w >= 0; w--) {
         if (cpu->irq_pending[w] != 0) {
             unsigned bit = 63 - (unsigned)__builtin_clzll(cpu->irq_pending[w]);

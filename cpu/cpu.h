@@ -149,6 +149,12 @@ struct cpu_env_ops {
                              uint32_t *val /* out */);
     enum cpu_status (*io_out)(void *opaque, uint16_t port, unsigned size,
                               uint32_t val);
+    /*
+     * The interrupt acknowledge cycle of the INTR line (cpu_set_intr): the
+     * interrupt controller (the local APIC) hands over the vector it
+     * delivers now.  NULL when the environment never raises the line.
+     */
+    unsigned (*intr_ack)(void *opaque);
 };
 
 /*
@@ -206,6 +212,13 @@ void cpu_set_deadline(struct cpu *cpu, uint64_t cycles);
 void cpu_raise_interrupt(struct cpu *cpu, unsigned vector);
 /* True if an external interrupt is pending. */
 bool cpu_interrupt_pending(const struct cpu *cpu);
+/*
+ * The INTR line from an interrupt controller: while it is asserted the
+ * CPU takes an external interrupt at the next instruction boundary it can
+ * (or exits under "external-interrupt exiting"), asking ops->intr_ack for
+ * the vector.  Vectors raised with cpu_raise_interrupt go first.
+ */
+void cpu_set_intr(struct cpu *cpu, bool asserted);
 
 /*
  * The TSC counts @num/@den of the core cycles (machine.tsc_mhz over the

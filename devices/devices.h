@@ -116,4 +116,16 @@ struct bus_region *dev_region_add(struct dev *dev, struct bus_space *space,
 /* Destroys and frees @dev (NULL is allowed). */
 void dev_free(struct dev *dev);
 
+/*
+ * The local APICs of a VM (devices/lapic.c), for the VM's interrupt paths
+ * (@dev is the VM's "lapic" device; APIC IDs are vCPU indexes).
+ * deliver: a fixed interrupt arrives (an MSI); false if no such APIC.
+ * pending: the vector it would deliver now, or -1.
+ * ack: the CPU takes it (IRR to ISR); the spurious vector if none.
+ */
+bool dev_lapic_deliver(struct dev *dev, unsigned apic_id, unsigned vector,
+                       bool level);
+int dev_lapic_pending(struct dev *dev, unsigned apic_id);
+unsigned dev_lapic_ack(struct dev *dev, unsigned apic_id);
+
 #endif /* SIM_DEVICES_DEVICES_H */

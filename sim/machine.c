@@ -48,27 +48,36 @@ static const struct {
     {"regfile", {.id = "regfile", .io_base = DEV_REGFILE_BASE}},
     {"pci-host", {.id = "pci-host"}},
     {"pci-test", {.id = "pci-test"}},
+    {"lapic", {.id = "lapic"}},
 };
 
 /*
  * A message signalled interrupt from a device of @opaque (the VM): a
- * 32-bit write of data to 0xFEEx_xxxx (pci.md §5).  Until the local APIC
- * is modelled, a fixed-mode, physical-destination message reaches the
- * vCPU whose index is the destination APIC ID (bits 19:12) with the
- * vector of the data's low byte; any other message is counted as dropped.
+ * 32-bit write of data to 0xFEEx_xxxx (pci.md §5).  A fixed or
+ * lowest-priority message with a physical destination reaches the local
+ * APIC of that ID (vCPU index), edge or level as the data says; any
+ * other message (logical destinations, NMI, INIT, SMI) is counted as
+ * dropped, not modelled yet.
  */
 static void vm_msi(void *opaque, uint16_t rid, uint64_t addr, uint32_t data)
 {
     struct sim_vm *vm = opaque;
     unsigned dest = (unsigned)(addr >> 12) & 0xff;
-    unsigned vector = data & 0xff;
+    unsigned mode = (data >> 8) & 7;
 
-    if ((addr >> 20) != 0xfee || (addr & (1u << 2)) ||
-        ((data >> 8) & 7) != 0 || dest >= vm->nvcpus || vector < 16) {
+    if ((addr >> 20) != 0xfee || (addr & (1u << 2)) || mode > 1 ||
+        vm->lapic == NULL ||
+        !dev_lapic_deliver(vm->lapic, dest, data & 0xff, (data >> 15) & 1)) {
         vm->msi_dropped++;
-        return;
     }
-    cpu_raise_interrupt(vm->vcpus[dest]->cpu, vector);
+}
+
+/* The INTR acknowledge of a native vCPU: its local APIC's vector. */
+static unsigned machine_intr_ack(void *opaque)
+{
+    struct sim_vcpu *v = opaque;
+
+    return dev_lapic_ack(v->vm->lapic, v->index);
 }
 
 /* ---- The CPU's view of the machine ---- */
@@ -365,6 +374,7 @@ static const struct cpu_env_ops machine_env_ops = {
     .mmio_write = machine_mmio_write,
     .io_in = machine_io_in,
     .io_out = machine_io_out,
+    .intr_ack = machine_intr_ack,
 };
 
 /* ---- Building ---- */
@@ -715,6 +725,37 @@ uint64_t sim_vm_us_to_cycles(const struct sim_vm *vm, uint64_t us)
 void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector)
 {
     cpu_raise_interrupt(vm->vcpus[0]->cpu, vector);
+}
+
+unsigned sim_vm_vcpu_count(const struct sim_vm *vm)
+{
+    return vm->nvcpus;
+}
+
+unsigned sim_vm_current_vcpu(const struct sim_vm *vm)
+{
+    const struct sim_vcpu *r = vm->host->running;
+
+    return r != NULL && r->vm == vm ? r->index : 0;
+}
+
+void sim_vm_set_lapic(struct sim_vm *vm, struct dev *lapic)
+{
+    vm->lapic = lapic;
+}
+
+struct dev *sim_vm_lapic(struct sim_vm *vm)
+{
+    return vm->lapic;
+}
+
+/* Natively the APIC drives the vCPU's INTR line; under hvm the VMM looks
+ * at the APIC before each VM entry (sim_vmm_virq_pending). */
+void sim_vm_intr_changed(struct sim_vm *vm, unsigned index, bool pending)
+{
+    if (vm->mode == SIM_MODE_NATIVE && index < vm->nvcpus) {
+        cpu_set_intr(vm->vcpus[index]->cpu, pending);
+    }
 }
 
 /* ---- DMA ---- */

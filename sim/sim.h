@@ -316,6 +316,16 @@ uint64_t sim_vm_schedule(struct sim_vm *vm, uint64_t when, sim_event_fn *fn,
 bool sim_vm_unschedule(struct sim_vm *vm, uint64_t id);
 /* Raises external interrupt @vector (16..255) at the VM's first vCPU. */
 void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector);
+/* The VM's vCPUs, and the index of the one running now (0 between
+ * quanta). */
+unsigned sim_vm_vcpu_count(const struct sim_vm *vm);
+unsigned sim_vm_current_vcpu(const struct sim_vm *vm);
+/* The VM's local APICs (devices/lapic.c) register themselves, and tell
+ * whether vCPU @index has an interrupt to take. */
+struct dev;
+void sim_vm_set_lapic(struct sim_vm *vm, struct dev *lapic);
+struct dev *sim_vm_lapic(struct sim_vm *vm); /* NULL: none */
+void sim_vm_intr_changed(struct sim_vm *vm, unsigned index, bool pending);
 
 /*
  * DMA: the one way a device of @vm reaches memory.  @device is the

@@ -20,6 +20,7 @@
 
 #include "bus/bus.h"
 #include "cpu/cpu.h"
+#include "devices/devices.h"
 #include "mmu/mmu.h"
 #include "sim/sim-internal.h"
 #include "sim/sim.h"
@@ -513,11 +514,24 @@ static void virq_set(struct sim_vcpu *v, unsigned vector)
     v->virq[vector / 64] |= UINT64_C(1) << (vector % 64);
 }
 
-bool sim_vmm_virq_pending(const struct sim_vcpu *v)
+/* The host interrupts turned virtual (the timer device's). */
+static bool virq_held(const struct sim_vcpu *v)
 {
     const uint64_t *q = v->virq;
 
     return (q[0] | q[1] | q[2] | q[3]) != 0;
+}
+
+/* The vector the VM's local APIC of @v would deliver, or -1. */
+static int lapic_vector(const struct sim_vcpu *v)
+{
+    return v->vm->lapic != NULL ? dev_lapic_pending(v->vm->lapic, v->index)
+                                : -1;
+}
+
+bool sim_vmm_virq_pending(const struct sim_vcpu *v)
+{
+    return virq_held(v) || lapic_vector(v) >= 0;
 }
 
 static unsigned virq_take(struct sim_vcpu *v)
@@ -579,7 +593,10 @@ static void vmm_prepare_interrupts(struct sim_vcpu *v)
         set_window_exiting(v, true);
         return;
     }
-    vector = virq_take(v);
+    /* The timer device's interrupts first, then the local APIC's, which
+     * is acknowledged as the CPU would (IRR to ISR). */
+    vector = virq_held(v) ? virq_take(v)
+                          : dev_lapic_ack(v->vm->lapic, v->index);
     vmcs_put(v, VMCS_ENC_ENTRY_INTR_INFO,
              vector | (VMX_INTR_TYPE_EXT_INTR << VMX_INTR_TYPE_SHIFT) |
                  VMX_INTR_VALID);

@@ -34,7 +34,7 @@ HOST_CFLAGS ?= -std=gnu11 -O2 -g
 
 WL_RT_SRCS := runtime/vectors.S runtime/init.c runtime/trap.c \
 	runtime/console.c runtime/format.c runtime/string.c runtime/paging.c \
-	runtime/int128.c runtime/timer.c
+	runtime/int128.c runtime/timer.c runtime/lapic.c
 WL_RT_HOST_SRCS := runtime/format.c runtime/host.c
 
 # Program names: every workloads/tests/*.c runs in the guest; the `host`

@@ -252,6 +252,34 @@ uint64_t *rt_pte_find(uint64_t va);
  * Time is the machine's virtual clock.
  */
 #define RT_PORT_TIMER 0x440
+/*
+ * The local APIC (devices/lapic.c, xAPIC): its page at RT_LAPIC_PA is in
+ * the PCI hole, not mapped by the loader.  rt_lapic_init maps it and
+ * software-enables the APIC (spurious vector RT_VEC_SPURIOUS); returns 0,
+ * or -1 if the page cannot be mapped.  Interrupts it delivers need an EOI
+ * (rt_lapic_eoi) before lower-priority ones can follow.
+ */
+#define RT_LAPIC_PA 0xfee00000ull
+#define RT_LAPIC_ID 0x020
+#define RT_LAPIC_VERSION 0x030
+#define RT_LAPIC_TPR 0x080
+#define RT_LAPIC_PPR 0x0a0
+#define RT_LAPIC_EOI 0x0b0
+#define RT_LAPIC_SVR 0x0f0
+#define RT_LAPIC_ISR 0x100 /* 8 registers, 16 bytes apart */
+#define RT_LAPIC_IRR 0x200
+#define RT_LAPIC_ESR 0x280
+#define RT_LAPIC_ICR_LO 0x300
+#define RT_LAPIC_ICR_HI 0x310
+#define RT_LAPIC_LVT_TIMER 0x320
+#define RT_LAPIC_TIMER_INITIAL 0x380
+#define RT_LAPIC_TIMER_CURRENT 0x390
+#define RT_LAPIC_TIMER_DIVIDE 0x3e0
+#define RT_VEC_SPURIOUS 0x2f
+int rt_lapic_init(void);
+uint32_t rt_lapic_read(unsigned reg);
+void rt_lapic_write(unsigned reg, uint32_t v);
+void rt_lapic_eoi(void);
 #define RT_TIMER_DELAY 0x0
 #define RT_TIMER_VECTOR 0x4
 #define RT_TIMER_COUNT 0x8

@@ -97,6 +97,7 @@ static uint64_t run_command(unsigned vector)
 static void on_irq(struct rt_trap_frame *frame)
 {
     (void)frame;
+    rt_lapic_eoi();
 }
 
 static void set_sg(unsigned n)
@@ -126,6 +127,11 @@ int main(void)
     }
     cfg_write(0x04, 0x6); /* memory space, bus master */
     check(*reg(REG_IDENT) == 0x7e570001u, "registers at BAR0");
+    /* MSIs are writes to the local APIC: it must be enabled. */
+    if (rt_lapic_init() != 0) {
+        rt_puts("dma-test: cannot map the local APIC");
+        return 1;
+    }
     rt_set_handler(VEC_MSI, on_irq);
     rt_set_handler(VEC_MSIX, on_irq);
 
