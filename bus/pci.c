@@ -566,6 +566,25 @@ static void msi_flush_pending(struct pci_function *fn)
     }
 }
 
+bool pci_msi_enabled(const struct pci_function *fn)
+{
+    return (fn->msix_cap != 0 &&
+            (cfg_get(fn, fn->msix_cap + 2, 2) & PCI_MSIX_FLAGS_ENABLE)) ||
+           (fn->msi_cap != 0 &&
+            (cfg_get(fn, fn->msi_cap + 2, 2) & PCI_MSI_FLAGS_ENABLE));
+}
+
+bool pci_intx_status(struct pci_function *fn, bool pending)
+{
+    if (pending) {
+        fn->config[PCI_STATUS] |= 1u << 3;
+    } else {
+        fn->config[PCI_STATUS] &= (uint8_t)~(1u << 3);
+    }
+    return !pci_msi_enabled(fn) &&
+           !(cfg_get(fn, PCI_COMMAND, 2) & PCI_COMMAND_INTX_DISABLE);
+}
+
 bool pci_msi_notify(struct pci_function *fn, unsigned vector)
 {
     if (fn->msix_cap != 0 &&

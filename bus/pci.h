@@ -191,6 +191,12 @@ unsigned pci_express_add(struct pci_function *fn, unsigned type);
  */
 bool pci_msi_notify(struct pci_function *fn, unsigned vector);
 
+/* Is MSI or MSI-X enabled (so INTx is off)? */
+bool pci_msi_enabled(const struct pci_function *fn);
+/* Sets Status bit 3 (INTx pending, read-only to software); Returns:
+ * whether INTx may be asserted (Command's INTx disable clear, no MSI). */
+bool pci_intx_status(struct pci_function *fn, bool pending);
+
 /*
  * Configuration accesses at @offset (below 4096; @size 1, 2 or 4, within
  * one dword).  Writes obey the masks and may remap the BARs.

@@ -125,6 +125,20 @@ void dev_free(struct dev *dev);
  */
 bool dev_lapic_deliver(struct dev *dev, unsigned apic_id, unsigned vector,
                        bool level);
+
+/*
+ * An interrupt line from a device to a pin of an interrupt controller
+ * (the VM's I/O APIC, devices/ioapic.c).  dev_irq_line_set drives it
+ * asserted or not.  Returns: false if the line leads nowhere.
+ */
+struct dev_irq_line {
+    struct dev *ctrl; /* the I/O APIC device; NULL: not connected */
+    unsigned pin;
+};
+bool dev_irq_line_set(const struct dev_irq_line *line, bool level);
+/* The local APIC's EOI of a level-triggered @vector, broadcast to the
+ * I/O APIC @dev (clears remote IRR; a pin still asserted sends again). */
+void dev_ioapic_eoi(struct dev *dev, unsigned vector);
 int dev_lapic_pending(struct dev *dev, unsigned apic_id);
 unsigned dev_lapic_ack(struct dev *dev, unsigned apic_id);
 

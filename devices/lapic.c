@@ -19,8 +19,9 @@
  *    through its divide configuration.  TSC-deadline mode is not modelled
  *    yet (the LVT accepts mode 2, the timer never fires in it).
  * Fixed interrupts that reach a software-disabled APIC are dropped.
- * Interrupts reach an APIC from MSIs (the VM's MSI path), IPIs and its
- * timer; natively it drives the vCPU's INTR line, under hvm the VMM
+ * Interrupts reach an APIC from MSIs (the VM's MSI path), the I/O APIC,
+ * IPIs and its timer; the EOI of a level-triggered vector goes on to the
+ * I/O APIC; natively it drives the vCPU's INTR line, under hvm the VMM
  * injects what it holds (sim/vmm.c).
  */
 #include "sim/common.h"
@@ -109,6 +110,11 @@ static void vec_set(uint32_t bits[8], unsigned v)
 static void vec_clear(uint32_t bits[8], unsigned v)
 {
     bits[v / 32] &= ~(1u << (v % 32));
+}
+
+static bool vec_test(const uint32_t bits[8], unsigned v)
+{
+    return bits[v / 32] >> (v % 32) & 1;
 }
 
 /* PPR (SDM 3A §10.8.3.1): TPR when its class is not below the highest
@@ -426,10 +432,14 @@ static enum mem_tx lapic_write(void *opaque, uint64_t offset, unsigned size,
     case LAPIC_EOI: {
         int isrv = vec_highest(c->isr);
 
-        /* A level-triggered vector's EOI goes on to the I/O APICs
-         * (TMR set), which come later. */
+        /* A level-triggered vector's EOI (TMR set) goes on to the I/O
+         * APIC. */
         if (isrv >= 0) {
             vec_clear(c->isr, (unsigned)isrv);
+            if (vec_test(c->tmr, (unsigned)isrv) &&
+                sim_vm_ioapic(l->dev.vm) != NULL) {
+                dev_ioapic_eoi(sim_vm_ioapic(l->dev.vm), (unsigned)isrv);
+            }
             lapic_update(c);
         }
         break;

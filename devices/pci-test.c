@@ -4,11 +4,14 @@
  * scatter-gather list) and a 2 KiB buffer of its own, completing each
  * command after a programmable simulated delay with an interrupt.
  *
- * PCI 00:01.0, IDs 1234:1050, class ff/00 (unassigned), no INTx pin.
+ * PCI 00:01.0, IDs 1234:1050, class ff/00 (unassigned), INTA# wired to
+ * I/O APIC pin 17 (Interrupt Line 17, as firmware would route it).
  * BAR0: 4 KiB of registers (32-bit accesses; the buffer also bytes).
  * BAR2: 4 KiB holding the MSI-X table (2 vectors) at 0 and its PBA at
  * 0x800.  Capabilities: PCI Express endpoint, MSI (1 vector, 64-bit,
- * maskable), MSI-X.  Completion signals vector 0.
+ * maskable), MSI-X.  Completion signals vector 0 by MSI-X or MSI when
+ * one is enabled, else asserts INTA# (level) while DONE or ERROR is set,
+ * unless Command disables INTx.
  *
  *   0x00 IDENT        RO  0x7e570001
  *   0x04 SCRATCH      RW  no effect
@@ -54,6 +57,7 @@
 #define TEST_STATUS_ERROR 4u
 #define TEST_CMD_START 1u
 #define TEST_CMD_INTERRUPT 2u
+#define TEST_INTX_PIN 17u
 
 enum test_reg {
     TEST_REG_IDENT = 0x00,
@@ -83,6 +87,17 @@ struct pci_test {
     uint8_t buf[TEST_BUF_SIZE];
 };
 
+/* INTA#: asserted while a completion waits to be cleared (MSI off). */
+static void test_intx_update(struct pci_test *t)
+{
+    bool pending = (t->status & (TEST_STATUS_DONE | TEST_STATUS_ERROR)) != 0 &&
+                   !pci_msi_enabled(t->fn);
+    struct dev_irq_line line = {sim_vm_ioapic(t->dev.vm), TEST_INTX_PIN};
+    bool allowed = pci_intx_status(t->fn, pending);
+
+    dev_irq_line_set(&line, pending && allowed);
+}
+
 static bool test_bus_master(const struct pci_test *t)
 {
     return pci_config_read(t->fn, PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
@@ -102,7 +117,10 @@ static void test_finish(struct pci_test *t, bool ok, uint64_t fault)
     t->status |= ok ? TEST_STATUS_DONE : TEST_STATUS_ERROR;
     t->fault_addr = ok ? 0 : fault;
     t->completions++;
-    pci_msi_notify(t->fn, 0);
+    if (pci_msi_enabled(t->fn)) {
+        pci_msi_notify(t->fn, 0);
+    }
+    test_intx_update(t);
 }
 
 static void test_complete(void *opaque)
@@ -136,6 +154,7 @@ static void test_start(struct pci_test *t)
     struct sim_vm *vm = t->dev.vm;
 
     t->status &= ~(TEST_STATUS_DONE | TEST_STATUS_ERROR);
+    test_intx_update(t);
     if (t->sg_count == 0 || t->sg_count > TEST_SG_MAX ||
         !test_bus_master(t) || !test_dma(t, &list, 1, raw, false, NULL)) {
         test_finish(t, false, t->sg_addr);
@@ -229,6 +248,7 @@ static enum mem_tx test_write(void *opaque, uint64_t offset, unsigned size,
         break;
     case TEST_REG_STATUS:
         t->status &= ~(v & (TEST_STATUS_DONE | TEST_STATUS_ERROR));
+        test_intx_update(t);
         break;
     case TEST_REG_COMMAND:
         if ((v & TEST_CMD_START) && !(t->status & TEST_STATUS_BUSY)) {
@@ -276,6 +296,7 @@ static bool pci_test_realize(struct dev *dev, const struct dev_config *cfg,
         .revision = 1,
         .subsystem_vendor = DEV_PCI_VENDOR,
         .subsystem = 1,
+        .interrupt_pin = 1,
     };
     struct pci_test *t = container_of(dev, struct pci_test, dev);
     struct bus_region_attrs attrs = {dev, dev->trace_id, dev->trap_cycles};
@@ -286,6 +307,7 @@ static bool pci_test_realize(struct dev *dev, const struct dev_config *cfg,
     if (t->fn == NULL) {
         return false;
     }
+    pci_config_init(t->fn, PCI_INTERRUPT_LINE, 1, TEST_INTX_PIN, 0xff, 0);
     if (!pci_bar_declare(t->fn, 0, PCI_BAR_MEM32, 0x1000, false, &test_ops, t,
                          error) ||
         !pci_bar_declare(t->fn, 2, PCI_BAR_MEM32, 0x1000, false, NULL, NULL,

@@ -44,6 +44,7 @@
 #define FW_E820_RESERVED 2u
 #define FW_E820_ACPI 3u
 #define FW_LAPIC_BASE 0xfee00000u
+#define FW_IOAPIC_BASE 0xfec00000u
 #define FW_ECAM_SIZE (UINT64_C(256) << 20)
 
 static uint64_t fw_align(uint64_t v, uint64_t a)
@@ -102,15 +103,15 @@ static void fw_table_done(uint8_t *t)
 
 /*
  * The ACPI tables in the page at guest-physical @gpa (host @p).  The MADT
- * lists one processor local APIC per vCPU (APIC ID = vCPU index); the I/O
- * APIC, overrides and the wakeup mailbox come with those devices.  MCFG
- * gives the ECAM window of bus 0-255.
+ * lists one processor local APIC per vCPU (APIC ID = vCPU index), the I/O
+ * APIC and the ISA IRQ 0 override; the wakeup mailbox comes with the
+ * vCPUs it starts.  MCFG gives the ECAM window of bus 0-255.
  * Returns: the RSDP's address.
  */
 static uint64_t fw_acpi(const struct sim_vm *vm, uint8_t *p, uint64_t gpa)
 {
     const unsigned rsdp = 0, xsdt = 0x40, madt = 0x100;
-    const unsigned madt_len = 44 + 8 * vm->nvcpus;
+    const unsigned madt_len = 44 + 8 * vm->nvcpus + 12 + 10;
     const unsigned mcfg = (unsigned)fw_align(madt + madt_len, 16);
     uint8_t *t;
 
@@ -128,6 +129,25 @@ static uint64_t fw_acpi(const struct sim_vm *vm, uint8_t *p, uint64_t gpa)
         e[2] = (uint8_t)i; /* ACPI processor UID */
         e[3] = (uint8_t)i; /* APIC ID */
         put32(e + 4, 1);   /* enabled */
+    }
+    {
+        /* The I/O APIC (ID after the local APICs', GSI 0-23), and the
+         * usual PC override: ISA IRQ 0 on pin 2, edge, active high. */
+        uint8_t *e = t + 44 + 8 * vm->nvcpus;
+
+        e[0] = 1;
+        e[1] = 12;
+        e[2] = (uint8_t)(vm->nvcpus & 0xf);
+        e[3] = 0;
+        put32(e + 4, FW_IOAPIC_BASE);
+        put32(e + 8, 0);
+        e += 12;
+        e[0] = 2;
+        e[1] = 10;
+        e[2] = 0; /* ISA */
+        e[3] = 0; /* IRQ 0 */
+        put32(e + 4, 2);
+        put16(e + 8, 0x5); /* edge, active high */
     }
     fw_table_done(t);
     /* MCFG (acpi.md §4). */

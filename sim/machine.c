@@ -49,6 +49,7 @@ static const struct {
     {"pci-host", {.id = "pci-host"}},
     {"pci-test", {.id = "pci-test"}},
     {"lapic", {.id = "lapic"}},
+    {"ioapic", {.id = "ioapic"}},
 };
 
 /*
@@ -747,6 +748,16 @@ void sim_vm_set_lapic(struct sim_vm *vm, struct dev *lapic)
 struct dev *sim_vm_lapic(struct sim_vm *vm)
 {
     return vm->lapic;
+}
+
+void sim_vm_set_ioapic(struct sim_vm *vm, struct dev *ioapic)
+{
+    vm->ioapic = ioapic;
+}
+
+struct dev *sim_vm_ioapic(struct sim_vm *vm)
+{
+    return vm->ioapic;
 }
 
 /* Natively the APIC drives the vCPU's INTR line; under hvm the VMM looks

@@ -92,6 +92,7 @@ struct sim_vm {
     struct bus_space *mmio;
     struct pci_bus *pci; /* bus 0, decoding in @io and @mmio */
     struct dev *lapic;   /* its local APICs, or NULL */
+    struct dev *ioapic;  /* its I/O APIC, or NULL */
     GPtrArray *devices; /* struct dev *, in start-up order */
     struct sim_vcpu **vcpus;
     unsigned nvcpus;

@@ -325,6 +325,9 @@ unsigned sim_vm_current_vcpu(const struct sim_vm *vm);
 struct dev;
 void sim_vm_set_lapic(struct sim_vm *vm, struct dev *lapic);
 struct dev *sim_vm_lapic(struct sim_vm *vm); /* NULL: none */
+/* Its I/O APIC (devices/ioapic.c) the same way. */
+void sim_vm_set_ioapic(struct sim_vm *vm, struct dev *ioapic);
+struct dev *sim_vm_ioapic(struct sim_vm *vm); /* NULL: none */
 void sim_vm_intr_changed(struct sim_vm *vm, unsigned index, bool pending);
 
 /*

@@ -3,7 +3,9 @@
  * (devices/lapic.c; SDM 3A ch. 10) on a built machine whose guest never
  * runs, through its MMIO page and the VM's interrupt paths: software
  * enable, IRR/ISR and priority classes against TPR and PPR, EOI, TMR for
- * level-triggered messages, ESR, IPI destinations and the spurious vector.
+ * level-triggered messages, ESR, IPI destinations and the spurious vector;
+ * and the I/O APIC beside it: its registers, edge and level pins, masks,
+ * remote IRR and the EOI that clears it.
  */
 #include "sim/common.h"
 
@@ -168,10 +170,85 @@ static void test_errors_and_ipis(void)
     sim_machine_free(f.m);
 }
 
+#define IOAPIC 0xfec00000ull
+
+static uint32_t io_rd(struct apic_fixture *f, unsigned reg)
+{
+    uint64_t v = 0;
+
+    CU_ASSERT_EQUAL(bus_write(f->mmio, IOAPIC, 4, reg), MEM_TX_OK);
+    CU_ASSERT_EQUAL(bus_read(f->mmio, IOAPIC + 0x10, 4, &v), MEM_TX_OK);
+    return (uint32_t)v;
+}
+
+static void io_wr(struct apic_fixture *f, unsigned reg, uint32_t v)
+{
+    CU_ASSERT_EQUAL(bus_write(f->mmio, IOAPIC, 4, reg), MEM_TX_OK);
+    CU_ASSERT_EQUAL(bus_write(f->mmio, IOAPIC + 0x10, 4, v), MEM_TX_OK);
+}
+
+static void test_ioapic(void)
+{
+    struct apic_fixture f;
+    struct dev_irq_line edge, level;
+
+    fixture_init(&f);
+    wr(&f, 0x0f0, 0x1ff);
+    edge = (struct dev_irq_line){sim_vm_ioapic(sim_machine_vm(f.m, 0)), 4};
+    level = (struct dev_irq_line){edge.ctrl, 17};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(edge.ctrl);
+    CU_ASSERT_EQUAL(io_rd(&f, 0x01), 0x00170011); /* version, 24 pins */
+    CU_ASSERT_EQUAL(io_rd(&f, 0x00), 1u << 24);   /* ID after the APIC */
+    CU_ASSERT_EQUAL(io_rd(&f, 0x10 + 8), 0x10000); /* masked at reset */
+    /* Masked: nothing; unmasked edge: one per assertion. */
+    CU_ASSERT_TRUE(dev_irq_line_set(&edge, true));
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), -1);
+    dev_irq_line_set(&edge, false);
+    io_wr(&f, 0x10 + 8, 0x41);
+    io_wr(&f, 0x10 + 8 + 1, 0);
+    CU_ASSERT_EQUAL(io_rd(&f, 0x10 + 8), 0x41);
+    dev_irq_line_set(&edge, true);
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), 0x41);
+    CU_ASSERT_EQUAL(dev_lapic_ack(f.lapic, 0), 0x41);
+    wr(&f, 0x0b0, 0);
+    dev_irq_line_set(&edge, true); /* still high: no new edge */
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), -1);
+    dev_irq_line_set(&edge, false);
+
+    /* Level: remote IRR until the EOI, again while still asserted. */
+    io_wr(&f, 0x10 + 34, 1u << 15 | 0x52);
+    io_wr(&f, 0x10 + 34, 1u << 15 | 1u << 14 | 1u << 12 | 0x52); /* RO */
+    CU_ASSERT_EQUAL(io_rd(&f, 0x10 + 34), 1u << 15 | 0x52);
+    dev_irq_line_set(&level, true);
+    CU_ASSERT_TRUE(io_rd(&f, 0x10 + 34) & 1u << 14);
+    CU_ASSERT_EQUAL(dev_lapic_ack(f.lapic, 0), 0x52);
+    CU_ASSERT_TRUE(bit(&f, 0x180, 0x52)); /* TMR: level */
+    dev_irq_line_set(&level, true);       /* in service: nothing more */
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), -1);
+    wr(&f, 0x0b0, 0); /* EOI, line still high: sent again */
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), 0x52);
+    CU_ASSERT_EQUAL(dev_lapic_ack(f.lapic, 0), 0x52);
+    dev_irq_line_set(&level, false);
+    wr(&f, 0x0b0, 0); /* low now: the EOI only clears remote IRR */
+    CU_ASSERT_FALSE(io_rd(&f, 0x10 + 34) & 1u << 14);
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), -1);
+    /* Asserted while masked, then unmasked: a level pin sends. */
+    io_wr(&f, 0x10 + 34, 1u << 16 | 1u << 15 | 0x52);
+    dev_irq_line_set(&level, true);
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), -1);
+    io_wr(&f, 0x10 + 34, 1u << 15 | 0x52);
+    CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), 0x52);
+    /* A pin past 23 leads nowhere. */
+    CU_ASSERT_FALSE(dev_irq_line_set(&(struct dev_irq_line){edge.ctrl, 24},
+                                     true));
+    sim_machine_free(f.m);
+}
+
 static CU_TestInfo lapic_tests[] = {
     {"reset values, software enable, 32-bit access", test_reset_and_enable},
     {"IRR, ISR, TMR, PPR and TPR by priority class", test_priority},
     {"ESR and IPI destinations", test_errors_and_ipis},
+    {"I/O APIC: edge, level, remote IRR, EOI", test_ioapic},
     CU_TEST_INFO_NULL,
 };
 

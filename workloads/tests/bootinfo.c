@@ -70,6 +70,12 @@ static void print_madt(const uint8_t *t)
         if (e[0] == 0) {
             rt_printf("  processor UID %u, APIC ID %u, %s\n", e[2], e[3],
                       rd32(e + 4) & 1 ? "enabled" : "disabled");
+        } else if (e[0] == 1) {
+            rt_printf("  I/O APIC ID %u at %08x, GSI base %u\n", e[2],
+                      rd32(e + 4), rd32(e + 8));
+        } else if (e[0] == 2) {
+            rt_printf("  override: ISA IRQ %u -> GSI %u, flags %x\n", e[3],
+                      rd32(e + 4), e[8] | e[9] << 8);
         } else {
             rt_printf("  entry type %u, %u bytes\n", e[0], e[1]);
         }

@@ -16,6 +16,8 @@
 #define BAR2_PA 0xc0001000ull /* MSI-X table and PBA */
 #define VEC_MSI 0x28
 #define VEC_MSIX 0x29
+#define VEC_INTX 0x2a
+#define IOAPIC_PA 0xfec00000ull
 
 /* Registers (devices/pci-test.c). */
 #define REG_IDENT 0x00
@@ -97,6 +99,38 @@ static uint64_t run_command(unsigned vector)
 static void on_irq(struct rt_trap_frame *frame)
 {
     (void)frame;
+    rt_lapic_eoi();
+}
+
+static volatile uint32_t *ioapic(unsigned off)
+{
+    return (volatile uint32_t *)(uintptr_t)(IOAPIC_PA + off);
+}
+
+static uint32_t ioapic_read(unsigned reg)
+{
+    *ioapic(0) = reg;
+    return *ioapic(0x10);
+}
+
+static void ioapic_write(unsigned reg, uint32_t v)
+{
+    *ioapic(0) = reg;
+    *ioapic(0x10) = v;
+}
+
+/* INTx: level-triggered through the I/O APIC.  In the handler the pin is
+ * in service (remote IRR) until the EOI; clearing DONE first deasserts
+ * it, so the EOI does not bring the interrupt back. */
+static volatile uint32_t rte_in_handler, intx_status_in_handler;
+static volatile unsigned intx_pin;
+
+static void on_intx(struct rt_trap_frame *frame)
+{
+    (void)frame;
+    rte_in_handler = ioapic_read(0x10 + 2 * intx_pin);
+    intx_status_in_handler = cfg_read(0x04) >> 16;
+    *reg(REG_STATUS) = STATUS_DONE | STATUS_ERROR;
     rt_lapic_eoi();
 }
 
@@ -206,6 +240,28 @@ int main(void)
     *reg(REG_COMMAND) = 1;
     check((*reg(REG_STATUS) & STATUS_ERROR) != 0, "no bus master: error");
     check(dst[0] == 0, "no bus master: nothing written");
+    /* 5: MSI-X off: INTA# through the I/O APIC, level-triggered. */
+    cfg_write(0x04, 0x6);
+    cfg_write(msix, cfg_read(msix) & ~(1u << 31));
+    intx_pin = cfg_read(0x3c) & 0xff;
+    check(((cfg_read(0x3c) >> 8) & 0xff) == 1, "INTx: pin INTA#");
+    if (rt_map_4k(IOAPIC_PA, IOAPIC_PA, RT_PTE_W | RT_PTE_PCD | RT_PTE_PWT)) {
+        rt_puts("dma-test: cannot map the I/O APIC");
+        return 1;
+    }
+    check((ioapic_read(1) & 0xff) == 0x11 && (ioapic_read(1) >> 16) == 23,
+          "I/O APIC: version 0x11, 24 pins");
+    rt_set_handler(VEC_INTX, on_intx);
+    ioapic_write(0x11 + 2 * intx_pin, 0);               /* APIC ID 0 */
+    ioapic_write(0x10 + 2 * intx_pin, 1u << 15 | VEC_INTX); /* level */
+    sg[0] = (struct sg_entry){(uintptr_t)dst, 32, 0};
+    set_sg(1);
+    check(run_command(VEC_INTX) == 1, "INTx: one interrupt");
+    check(rte_in_handler & 1u << 14, "INTx: remote IRR set in the handler");
+    check(intx_status_in_handler & 1u << 3, "INTx: status bit 3 set");
+    check((ioapic_read(0x10 + 2 * intx_pin) & 1u << 14) == 0,
+          "INTx: remote IRR cleared by the EOI");
+    check((cfg_read(0x04) >> 16 & 1u << 3) == 0, "INTx: status cleared");
     rt_printf("dma-test: %s\n", failures == 0 ? "all passed" : "FAILED");
     return failures != 0;
 }
