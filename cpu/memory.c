@@ -23,6 +23,7 @@ struct xlate {
     uint64_t mpa;     /* machine-physical address (env ram_page space) */
     uint64_t gpa;     /* guest-physical address */
     bool mmio;        /* MMIO emulation: send the access to the device */
+    bool apic;        /* the APIC-access page, while it is emulated */
     bool writable;    /* a write at this privilege may use the TLB */
     bool executable;
 };
@@ -270,6 +271,33 @@ static enum cpu_status translate(struct cpu *cpu, uint64_t la,
         return st;
     }
     x->gpa = res.pa;
+    x->apic = false;
+    /*
+     * "Virtualize APIC accesses": an access whose address after EPT falls
+     * in the APIC-access page exits with reason 44, the offset and the
+     * access type in the qualification (SDM 3C "APIC-Access VM Exits";
+     * vmx.md §8), and never fills the TLB.  While the VMM emulates the
+     * instruction it goes to the device at its guest-physical address.
+     */
+    if (SIM_UNLIKELY((cpu->vmx_proc2 & VMX_PROC2_VIRT_APIC_ACCESSES) &&
+                     cpu->nonroot &&
+                     (x->mpa & ~0xfffull) ==
+                         cpu->vmcs->f[VMCS_APIC_ACCESS_ADDR])) {
+        if (cpu->mmio_emulation && acc != MMU_EXEC) {
+            x->mmio = true;
+            x->apic = true;
+            x->writable = true;
+            x->executable = false;
+            return CPU_OK;
+        }
+        cpu_vmexit(cpu, VMX_EXIT_APIC_ACCESS,
+                   (la & 0xfff) | (uint64_t)(acc == MMU_WRITE  ? 1
+                                             : acc == MMU_EXEC ? 2
+                                                               : 0)
+                                      << 12,
+                   0);
+        return CPU_VMEXIT;
+    }
     /*
      * A write may use the TLB only once both dirty bits are set: the
      * guest's, and EPT's when A/D flags are on (this walk was then a
@@ -427,7 +455,7 @@ static enum cpu_status access_page(struct cpu *cpu, uint64_t la,
         /* Devices see guest-physical addresses. */
         uint64_t pa = x.mmio ? x.gpa : x.mpa;
 
-        if (x.mmio || !cpu->ept_on) {
+        if ((x.mmio || !cpu->ept_on) && !x.apic) {
             mmio_tlb_fill(cpu, user, la, pa, x.writable);
         }
 

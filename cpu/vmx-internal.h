@@ -107,7 +107,8 @@ static inline void vmcs_set(struct vmx_vmcs *vmcs, enum vmcs_index idx,
      VMX_PROC_USE_MSR_BITMAPS | VMX_PROC_PAUSE_EXITING |                       \
      VMX_PROC_ACTIVATE_SECONDARY)
 #define VMX_PROC2_SUPPORTED                                                    \
-    (VMX_PROC2_ENABLE_EPT | VMX_PROC2_ENABLE_RDTSCP | VMX_PROC2_WBINVD_EXITING)
+    (VMX_PROC2_VIRT_APIC_ACCESSES | VMX_PROC2_ENABLE_EPT |                     \
+     VMX_PROC2_ENABLE_RDTSCP | VMX_PROC2_WBINVD_EXITING)
 #define VMX_EXIT_CTL_SUPPORTED                                                 \
     (VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE | VMX_EXIT_CTL_ACK_INTR_ON_EXIT |       \
      VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER)

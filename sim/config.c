@@ -90,6 +90,7 @@ static const char *const vmx_cost_names[SIM_VMX_NCOSTS] = {
     [SIM_VMX_HLT] = "hlt",
     [SIM_VMX_INJECT] = "inject",
     [SIM_VMX_OTHER] = "other",
+    [SIM_VMX_APIC_ACCESS] = "apic_access",
 };
 
 const char *sim_vmx_cost_name(enum sim_vmx_cost c)

@@ -113,6 +113,7 @@ struct sim_vm {
     /* hvm: the VMM's side (sim/vmm.c) */
     struct mmu_ept_builder *ept;
     uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* machine-physical */
+    uint64_t apic_access_page; /* what EPT maps the APIC page to */
     uint64_t exits[SIM_NEXIT_REASONS];
     uint64_t exit_cycles[SIM_NEXIT_REASONS];
     char *stop_message; /* why the VMM stopped the guest */

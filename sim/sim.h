@@ -89,6 +89,7 @@ enum sim_vmx_cost {
     SIM_VMX_HLT,            /* HLT exit handler (idle time apart) */
     SIM_VMX_INJECT,         /* injecting an event at VM entry */
     SIM_VMX_OTHER,          /* any other exit's handler */
+    SIM_VMX_APIC_ACCESS,    /* APIC-access exit (44) handled in the VMM */
     SIM_VMX_NCOSTS
 };
 const char *sim_vmx_cost_name(enum sim_vmx_cost c);

@@ -40,6 +40,9 @@ enum vmexit_action {
 typedef enum vmexit_action vmexit_handler_fn(struct sim_vcpu *v,
                                              enum sim_stop *stop);
 
+/* The guest-physical page of the local APIC (devices/lapic.c). */
+#define VMM_LAPIC_GPA UINT64_C(0xfee00000)
+
 /* Pages of machine memory for the VMM (EPT tables, bitmaps), zeroed. */
 static uint64_t vmm_alloc_page(void *opaque)
 {
@@ -105,7 +108,8 @@ bool sim_vmm_vm_init(struct sim_vm *vm, GError **error)
     vm->io_bitmap_a = vmm_alloc_page(m);
     vm->io_bitmap_b = vmm_alloc_page(m);
     vm->msr_bitmap = vmm_alloc_page(m);
-    if (vm->msr_bitmap == MMU_EPT_NO_PAGE) {
+    vm->apic_access_page = vmm_alloc_page(m);
+    if (vm->apic_access_page == MMU_EPT_NO_PAGE) {
         g_set_error(error, SIM_ERROR, SIM_ERROR_MACHINE,
                     "machine.guest_base is too small for the VMM's pages");
         return false;
@@ -119,9 +123,13 @@ bool sim_vmm_vm_init(struct sim_vm *vm, GError **error)
     }
     /* EPT maps the memory map's RAM: below the hole, and above 4 GiB. */
     vm->ept = mmu_ept_builder_new(vmm_alloc_page, vmm_page_ptr, m, error);
+    /* The local APIC's page maps to the APIC-access page: "virtualize
+     * APIC accesses" makes each access exit 44 (apicv = off). */
     return vm->ept != NULL &&
            mmu_ept_map(vm->ept, 0, vm->guest_base, vm->low_size, MMU_EPT_RWX,
                        MMU_EPT_MT_WB, error) &&
+           mmu_ept_map(vm->ept, VMM_LAPIC_GPA, vm->apic_access_page, 4096,
+                       MMU_EPT_RWX, MMU_EPT_MT_WB, error) &&
            (vm->high_size == 0 ||
             mmu_ept_map(vm->ept, SIM_HIGH_RAM, vm->high_base, vm->high_size,
                         MMU_EPT_RWX, MMU_EPT_MT_WB, error));
@@ -149,7 +157,9 @@ bool sim_vmm_vcpu_init(struct sim_vcpu *v, GError **error)
                              VMX_PROC_ACTIVATE_SECONDARY));
     vmcs_put(v, VMCS_ENC_PROC_BASED_CTLS2,
              vmm_control(VMX_MSR_PROCBASED_CTLS2,
-                         VMX_PROC2_ENABLE_EPT | VMX_PROC2_ENABLE_RDTSCP));
+                         VMX_PROC2_VIRT_APIC_ACCESSES | VMX_PROC2_ENABLE_EPT |
+                             VMX_PROC2_ENABLE_RDTSCP));
+    vmcs_put(v, VMCS_ENC_APIC_ACCESS_ADDR, vm->apic_access_page);
     vmcs_put(v, VMCS_ENC_EXIT_CTLS,
              vmm_control(VMX_MSR_TRUE_EXIT_CTLS,
                          VMX_EXIT_CTL_HOST_ADDR_SPACE_SIZE |
@@ -453,6 +463,50 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_vcpu *v,
     return VMEXIT_RESUME;
 }
 
+/*
+ * Exit 44: an access to the APIC-access page (apicv = off).  The VMM
+ * completes the instruction on the interpreter with the access sent to
+ * the local APIC, as for MMIO, at its own (cheaper) handler's cost.  An
+ * instruction fetch from the page is not modelled.
+ */
+static enum vmexit_action vmm_exit_apic_access(struct sim_vcpu *v,
+                                               enum sim_stop *stop)
+{
+    uint64_t qual = v->exit.qualification;
+    unsigned type = (unsigned)(qual >> 12) & 0xf;
+    enum cpu_stop_reason why;
+
+    if (type != 0 && type != 1) {
+        return vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
+                        g_strdup_printf("APIC access of type %u (an "
+                                        "instruction fetch or an access "
+                                        "during event delivery) at offset "
+                                        "0x%03x, rip 0x%" PRIx64,
+                                        type, (unsigned)(qual & 0xfff),
+                                        v->exit.guest_rip));
+    }
+    sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_APIC_ACCESS));
+    v->emulating = true;
+    why = cpu_vmx_emulate_mmio(v->cpu);
+    v->emulating = false;
+    if (why == CPU_STOP_UNSUPPORTED) {
+        const char *detail = cpu_stop_detail(v->cpu);
+
+        return vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
+                        g_strdup(detail != NULL ? detail : "?"));
+    }
+    if (why == CPU_STOP_VMEXIT) {
+        return vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
+                        g_strdup_printf("emulating the APIC access at offset "
+                                        "0x%03x caused exit %s",
+                                        (unsigned)(qual & 0xfff),
+                                        vmx_exit_reason_name(
+                                            vmcs_get(v, VMCS_EXIT_REASON) &
+                                            0xffff)));
+    }
+    return VMEXIT_RESUME;
+}
+
 static enum vmexit_action vmm_exit_ept_misconfig(struct sim_vcpu *v,
                                                  enum sim_stop *stop)
 {
@@ -698,6 +752,7 @@ static vmexit_handler_fn *const vmexit_handlers[SIM_NEXIT_REASONS] = {
     [VMX_EXIT_RDMSR] = vmm_exit_msr,
     [VMX_EXIT_WRMSR] = vmm_exit_msr,
     [VMX_EXIT_EPT_VIOLATION] = vmm_exit_ept_violation,
+    [VMX_EXIT_APIC_ACCESS] = vmm_exit_apic_access,
     [VMX_EXIT_EPT_MISCONFIG] = vmm_exit_ept_misconfig,
 };
 
