@@ -408,6 +408,38 @@ static enum vmexit_action vmm_exit_io(struct sim_vcpu *v,
 }
 
 /*
+ * Completes the trapped instruction (an MMIO or APIC-page access at
+ * guest-physical @gpa) on the interpreter, its accesses sent to the
+ * devices.  Returns: true, or false with *stop and the message set.
+ */
+static bool emulate_trapped(struct sim_vcpu *v, enum sim_stop *stop,
+                            uint64_t gpa)
+{
+    enum cpu_stop_reason why;
+
+    v->emulating = true;
+    why = cpu_vmx_emulate_mmio(v->cpu);
+    v->emulating = false;
+    if (why == CPU_STOP_UNSUPPORTED) {
+        const char *detail = cpu_stop_detail(v->cpu);
+
+        vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
+                 g_strdup(detail != NULL ? detail : "?"));
+        return false;
+    }
+    if (why == CPU_STOP_VMEXIT) {
+        vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
+                 g_strdup_printf("emulating the access at guest-physical "
+                                 "0x%" PRIx64 " caused exit %s",
+                                 gpa,
+                                 vmx_exit_reason_name(
+                                     vmcs_get(v, VMCS_EXIT_REASON) & 0xffff)));
+        return false;
+    }
+    return true;
+}
+
+/*
  * Exit 48: EPT violation.  Guest RAM is fully mapped (below the PCI hole
  * and above 4 GiB), so an access outside it is device memory (or nothing): the faulting instruction runs once on
  * the interpreter with the access sent to the MMIO bus (which reads
@@ -417,7 +449,6 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_vcpu *v,
                                                  enum sim_stop *stop)
 {
     uint64_t gpa = v->exit.guest_physical;
-    enum cpu_stop_reason why;
     uint64_t mpa;
 
     if (sim_vm_gpa_ram(v->vm, gpa, 1, &mpa)) {
@@ -438,23 +469,8 @@ static enum vmexit_action vmm_exit_ept_violation(struct sim_vcpu *v,
     }
     sim_charge(v, SIM_BUCKET_VMM,
                vmx_cost(v, SIM_VMX_IO) + vmx_cost(v, SIM_VMX_MMIO_EMULATE));
-    v->emulating = true;
-    why = cpu_vmx_emulate_mmio(v->cpu);
-    v->emulating = false;
-    if (why == CPU_STOP_UNSUPPORTED) {
-        const char *detail = cpu_stop_detail(v->cpu);
-
-        return vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
-                        g_strdup(detail != NULL ? detail : "?"));
-    }
-    if (why == CPU_STOP_VMEXIT) {
-        return vmm_stop(
-            v, stop, SIM_STOP_VMM_ERROR,
-            g_strdup_printf(
-                "emulating the MMIO access at "
-                "guest-physical 0x%" PRIx64 " caused exit %s",
-                gpa,
-                vmx_exit_reason_name(vmcs_get(v, VMCS_EXIT_REASON) & 0xffff)));
+    if (!emulate_trapped(v, stop, gpa)) {
+        return VMEXIT_TO_HOST;
     }
     if (v->vm->exited) {
         *stop = SIM_STOP_EXIT;
@@ -474,7 +490,6 @@ static enum vmexit_action vmm_exit_apic_access(struct sim_vcpu *v,
 {
     uint64_t qual = v->exit.qualification;
     unsigned type = (unsigned)(qual >> 12) & 0xf;
-    enum cpu_stop_reason why;
 
     if (type != 0 && type != 1) {
         return vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
@@ -486,25 +501,9 @@ static enum vmexit_action vmm_exit_apic_access(struct sim_vcpu *v,
                                         v->exit.guest_rip));
     }
     sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_APIC_ACCESS));
-    v->emulating = true;
-    why = cpu_vmx_emulate_mmio(v->cpu);
-    v->emulating = false;
-    if (why == CPU_STOP_UNSUPPORTED) {
-        const char *detail = cpu_stop_detail(v->cpu);
-
-        return vmm_stop(v, stop, SIM_STOP_UNSUPPORTED,
-                        g_strdup(detail != NULL ? detail : "?"));
-    }
-    if (why == CPU_STOP_VMEXIT) {
-        return vmm_stop(v, stop, SIM_STOP_VMM_ERROR,
-                        g_strdup_printf("emulating the APIC access at offset "
-                                        "0x%03x caused exit %s",
-                                        (unsigned)(qual & 0xfff),
-                                        vmx_exit_reason_name(
-                                            vmcs_get(v, VMCS_EXIT_REASON) &
-                                            0xffff)));
-    }
-    return VMEXIT_RESUME;
+    return emulate_trapped(v, stop, VMM_LAPIC_GPA | (qual & 0xfff))
+               ? VMEXIT_RESUME
+               : VMEXIT_TO_HOST;
 }
 
 static enum vmexit_action vmm_exit_ept_misconfig(struct sim_vcpu *v,
