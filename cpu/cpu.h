@@ -386,6 +386,8 @@ struct cpu_stats {
      */
     uint64_t irq_raised;
     uint64_t irq_delivered;
+    /* RDTSC, RDTSCP and RDMSR of IA32_TSC done: the guest read time. */
+    uint64_t tsc_reads;
 };
 void cpu_get_stats(const struct cpu *cpu, struct cpu_stats *out /* out */);
 

@@ -1033,6 +1033,7 @@ static enum cpu_status read_tsc(struct cpu *cpu, const struct cpu_insn *in,
         return cpu_vmx_unconditional(cpu, in, exit_reason);
     }
     t = cpu_tsc(cpu);
+    cpu->stats.tsc_reads++;
     cpu->gpr[CPU_RAX] = t & 0xffffffff;
     cpu->gpr[CPU_RDX] = t >> 32;
     return CPU_OK;
@@ -1064,6 +1065,7 @@ static bool msr_read(struct cpu *cpu, uint32_t msr, uint64_t *v)
     switch (msr) {
     case MSR_TSC:
         *v = cpu_tsc(cpu);
+        cpu->stats.tsc_reads++;
         return true;
     case MSR_APIC_BASE:
         *v = cpu->apic_base;

@@ -992,6 +992,7 @@ void sim_machine_cpu_stats(const struct sim_machine *m, struct cpu_stats *out)
             out->exceptions += cs.exceptions;
             out->irq_raised += cs.irq_raised;
             out->irq_delivered += cs.irq_delivered;
+            out->tsc_reads += cs.tsc_reads;
         }
     }
 }
