@@ -46,6 +46,8 @@ struct pci_function {
     uint32_t msix_table_offset, msix_pba_offset;
     uint8_t *msix_table;        /* msix_vectors entries of 16 bytes */
     uint64_t *msix_pba;         /* one bit per vector */
+    void (*interrupt_changed)(void *opaque); /* pci_function_on_interrupt */
+    void *interrupt_opaque;
 };
 
 struct pci_bus {
@@ -520,6 +522,9 @@ static bool msix_send(struct pci_function *fn, unsigned vector)
 /* Sends the pending vectors no longer masked, clearing their bits. */
 static void msix_flush_pending(struct pci_function *fn)
 {
+    if (!(cfg_get(fn, fn->msix_cap + 2, 2) & PCI_MSIX_FLAGS_ENABLE)) {
+        return; /* pending bits wait for MSI-X to be enabled */
+    }
     for (unsigned v = 0; v < fn->msix_vectors; v++) {
         uint64_t bit = UINT64_C(1) << (v % 64);
 
@@ -552,7 +557,9 @@ static void msi_flush_pending(struct pci_function *fn)
     unsigned mask_off = cap + msi_data_off(fn) + 4;
     uint32_t mask, pending;
 
-    if (!(cfg_get(fn, cap + 2, 2) & PCI_MSI_FLAGS_MASKBIT)) {
+    if ((cfg_get(fn, cap + 2, 2) &
+         (PCI_MSI_FLAGS_MASKBIT | PCI_MSI_FLAGS_ENABLE)) !=
+        (PCI_MSI_FLAGS_MASKBIT | PCI_MSI_FLAGS_ENABLE)) {
         return;
     }
     mask = cfg_get(fn, mask_off, 4);
@@ -724,4 +731,20 @@ void pci_config_write(struct pci_function *fn, unsigned offset,
         ranges_meet(offset, size, PCI_BAR0, 4 * PCI_NUM_BARS)) {
         pci_update_mappings(fn);
     }
+    /* INTx disable, MSI or MSI-X enable may have changed: the device
+     * re-evaluates its INTx line. */
+    if (fn->interrupt_changed != NULL &&
+        (ranges_meet(offset, size, PCI_COMMAND, 2) ||
+         (fn->msi_cap != 0 && ranges_meet(offset, size, fn->msi_cap + 2, 2)) ||
+         (fn->msix_cap != 0 &&
+          ranges_meet(offset, size, fn->msix_cap + 2, 2)))) {
+        fn->interrupt_changed(fn->interrupt_opaque);
+    }
+}
+
+void pci_function_on_interrupt(struct pci_function *fn,
+                               void (*changed)(void *opaque), void *opaque)
+{
+    fn->interrupt_changed = changed;
+    fn->interrupt_opaque = opaque;
 }

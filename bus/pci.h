@@ -191,6 +191,10 @@ unsigned pci_express_add(struct pci_function *fn, unsigned type);
  */
 bool pci_msi_notify(struct pci_function *fn, unsigned vector);
 
+/* Calls @changed(@opaque) after a configuration write that may change
+ * how the function signals interrupts (Command, MSI or MSI-X control). */
+void pci_function_on_interrupt(struct pci_function *fn,
+                               void (*changed)(void *opaque), void *opaque);
 /* Is MSI or MSI-X enabled (so INTx is off)? */
 bool pci_msi_enabled(const struct pci_function *fn);
 /* Sets Status bit 3 (INTx pending, read-only to software); Returns:

@@ -242,6 +242,7 @@ struct cpu {
     uint64_t run_limit;         /* icount at which this cpu_run() ends */
     uint64_t irq_pending[4];    /* external interrupt vectors, a bitmap */
     bool intr_line;             /* an interrupt controller's INTR */
+    bool delivering;            /* inside cpu_deliver_event */
     uint32_t tsc_num, tsc_den;  /* TSC rate relative to the core clock */
 
     /* Model features (CPUID). */

@@ -611,9 +611,13 @@ static enum deliver_result exception_deliver(struct cpu *cpu,
     uint64_t rip = cpu->rip;
 
     for (;;) {
-        enum cpu_status st = cpu_deliver_event(cpu, vec, err, software, rip);
+        enum cpu_status st;
         unsigned v2;
         int64_t e2;
+
+        cpu->delivering = true;
+        st = cpu_deliver_event(cpu, vec, err, software, rip);
+        cpu->delivering = false;
 
         if (st == CPU_OK) {
             return DELIVERED;

@@ -290,8 +290,11 @@ static enum cpu_status translate(struct cpu *cpu, uint64_t la,
             x->executable = false;
             return CPU_OK;
         }
+        /* Access type: 0 read, 1 write, 2 fetch, 3 during event
+         * delivery (vmx.md §8). */
         cpu_vmexit(cpu, VMX_EXIT_APIC_ACCESS,
-                   (la & 0xfff) | (uint64_t)(acc == MMU_WRITE  ? 1
+                   (la & 0xfff) | (uint64_t)(cpu->delivering     ? 3
+                                             : acc == MMU_WRITE  ? 1
                                              : acc == MMU_EXEC ? 2
                                                                : 0)
                                       << 12,

@@ -119,7 +119,8 @@ void dev_free(struct dev *dev);
 /*
  * The local APICs of a VM (devices/lapic.c), for the VM's interrupt paths
  * (@dev is the VM's "lapic" device; APIC IDs are vCPU indexes).
- * deliver: a fixed interrupt arrives (an MSI); false if no such APIC.
+ * deliver: a fixed interrupt arrives (an MSI); false if no such APIC or
+ * it dropped it (software-disabled, an illegal vector).
  * pending: the vector it would deliver now, or -1.
  * ack: the CPU takes it (IRR to ISR); the spurious vector if none.
  */

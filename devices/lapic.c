@@ -79,8 +79,9 @@ struct lapic_cpu {
     uint32_t lvt[LAPIC_NLVT];
     uint32_t irr[8], isr[8], tmr[8];
     uint32_t timer_initial, timer_divide;
-    uint64_t timer_start; /* cycle the current period started */
-    uint64_t timer_event; /* its expiry, 0: none */
+    bool timer_active;    /* counting */
+    uint64_t timer_start; /* cycle the count started */
+    uint64_t timer_event; /* the next expiry that interrupts, 0: none */
 };
 
 struct lapic {
@@ -144,16 +145,16 @@ static void lapic_update(struct lapic_cpu *c)
     sim_vm_intr_changed(c->apic->dev.vm, c->index, lapic_deliverable(c) >= 0);
 }
 
-/* A fixed interrupt arrives at @c. */
-static void lapic_accept(struct lapic_cpu *c, unsigned vector, bool level)
+/* A fixed interrupt arrives at @c.  Returns: false if it was dropped. */
+static bool lapic_accept(struct lapic_cpu *c, unsigned vector, bool level)
 {
     if (vector < 16) {
         c->esr_latched |= LAPIC_ESR_RECV_ILLEGAL;
-        return;
+        return false;
     }
     if (!(c->svr & LAPIC_SVR_ENABLE)) {
         c->apic->dropped++;
-        return;
+        return false;
     }
     vec_set(c->irr, vector);
     if (level) {
@@ -162,6 +163,7 @@ static void lapic_accept(struct lapic_cpu *c, unsigned vector, bool level)
         vec_clear(c->tmr, vector);
     }
     lapic_update(c);
+    return true;
 }
 
 /* ---- The device-facing side (devices.h) ---- */
@@ -175,8 +177,7 @@ bool dev_lapic_deliver(struct dev *dev, unsigned apic_id, unsigned vector,
         l->dropped++;
         return false;
     }
-    lapic_accept(&l->cpus[apic_id], vector, level);
-    return true;
+    return lapic_accept(&l->cpus[apic_id], vector, level);
 }
 
 int dev_lapic_pending(struct dev *dev, unsigned apic_id)
@@ -219,6 +220,14 @@ static unsigned lapic_timer_mode(const struct lapic_cpu *c)
     return (c->lvt[0] >> 17) & 3;
 }
 
+/*
+ * The count runs from @timer_start while @timer_active: one-shot down to
+ * 0 and stopped, periodic from the initial count again at each period's
+ * end.  An event is kept only for an expiry that interrupts: none while
+ * the LVT entry is masked (the count still runs; the current count is
+ * worked out from the time), so a guest that halts with a masked timer
+ * is seen to have nothing that can wake it.
+ */
 static void lapic_timer_expire(void *opaque);
 
 static void lapic_timer_stop(struct lapic_cpu *c)
@@ -229,32 +238,45 @@ static void lapic_timer_stop(struct lapic_cpu *c)
     }
 }
 
-/* Starts a period of @initial ticks at @start. */
-static void lapic_timer_arm(struct lapic_cpu *c, uint64_t start)
+/* The cycles of one period. */
+static uint64_t lapic_timer_period(const struct lapic_cpu *c)
 {
+    return (uint64_t)c->timer_initial * lapic_timer_div(c);
+}
+
+/* Schedules the next expiry that interrupts, if any. */
+static void lapic_timer_schedule(struct lapic_cpu *c)
+{
+    uint64_t now = sim_vm_now(c->apic->dev.vm);
+    uint64_t period = lapic_timer_period(c), next;
+
     lapic_timer_stop(c);
-    c->timer_start = start;
-    if (c->timer_initial != 0 && lapic_timer_mode(c) < 2) {
-        c->timer_event = sim_vm_schedule(
-            c->apic->dev.vm, start + c->timer_initial * lapic_timer_div(c),
-            lapic_timer_expire, c);
+    if (!c->timer_active || period == 0 || lapic_timer_mode(c) >= 2 ||
+        (c->lvt[0] & LAPIC_LVT_MASK)) {
+        return;
     }
+    next = c->timer_start + period;
+    if (lapic_timer_mode(c) == 1 && next <= now) {
+        /* Periodic: the next end of a period, on its own beat. */
+        next = c->timer_start + ((now - c->timer_start) / period + 1) * period;
+    } else if (next <= now) {
+        c->timer_active = false; /* one-shot ran out while masked */
+        return;
+    }
+    c->timer_event =
+        sim_vm_schedule(c->apic->dev.vm, next, lapic_timer_expire, c);
 }
 
 static void lapic_timer_expire(void *opaque)
 {
     struct lapic_cpu *c = opaque;
-    uint64_t due = c->timer_start + c->timer_initial * lapic_timer_div(c);
 
     c->timer_event = 0;
-    if (!(c->lvt[0] & LAPIC_LVT_MASK)) {
-        lapic_accept(c, c->lvt[0] & 0xff, false);
-    }
+    lapic_accept(c, c->lvt[0] & 0xff, false);
     if (lapic_timer_mode(c) == 1) {
-        lapic_timer_arm(c, due); /* periodic: its own beat */
+        lapic_timer_schedule(c);
     } else {
-        c->timer_start = 0;
-        c->timer_initial = 0;
+        c->timer_active = false;
     }
 }
 
@@ -262,13 +284,41 @@ static uint32_t lapic_timer_current(const struct lapic_cpu *c)
 {
     uint64_t ticks;
 
-    if (c->timer_event == 0 || c->timer_initial == 0) {
+    if (!c->timer_active || c->timer_initial == 0) {
         return 0;
     }
     ticks = (sim_vm_now(c->apic->dev.vm) - c->timer_start) /
             lapic_timer_div(c);
+    if (lapic_timer_mode(c) == 1) {
+        return c->timer_initial - (uint32_t)(ticks % c->timer_initial);
+    }
     return ticks >= c->timer_initial ? 0
                                      : c->timer_initial - (uint32_t)ticks;
+}
+
+/* Writing the initial count starts the count (0 stops it). */
+static void lapic_timer_start(struct lapic_cpu *c, uint32_t initial)
+{
+    c->timer_initial = initial;
+    c->timer_start = sim_vm_now(c->apic->dev.vm);
+    c->timer_active = initial != 0;
+    lapic_timer_schedule(c);
+}
+
+/* A new divider carries on from the count reached. */
+static void lapic_timer_set_divide(struct lapic_cpu *c, uint32_t v)
+{
+    uint32_t current = lapic_timer_current(c);
+    uint64_t now = sim_vm_now(c->apic->dev.vm);
+
+    c->timer_divide = v & 0xb;
+    if (c->timer_active && current != 0) {
+        uint64_t done = (uint64_t)(c->timer_initial - current) *
+                        lapic_timer_div(c);
+
+        c->timer_start = now >= done ? now - done : 0;
+    }
+    lapic_timer_schedule(c);
 }
 
 /* ---- ICR ---- */
@@ -420,7 +470,7 @@ static enum mem_tx lapic_write(void *opaque, uint64_t offset, unsigned size,
             c->lvt[i] |= LAPIC_LVT_MASK;
         }
         if (i == 0) {
-            lapic_timer_arm(c, sim_vm_now(l->dev.vm));
+            lapic_timer_schedule(c); /* mask or mode: the count goes on */
         }
         return MEM_TX_OK;
     }
@@ -454,6 +504,7 @@ static enum mem_tx lapic_write(void *opaque, uint64_t offset, unsigned size,
         c->svr = v & 0x13ff;
         if (!(c->svr & LAPIC_SVR_ENABLE)) {
             lapic_mask_all(c);
+            lapic_timer_schedule(c);
         }
         lapic_update(c);
         break;
@@ -469,11 +520,10 @@ static enum mem_tx lapic_write(void *opaque, uint64_t offset, unsigned size,
         lapic_send_ipi(c);
         break;
     case LAPIC_TIMER_INITIAL:
-        c->timer_initial = v;
-        lapic_timer_arm(c, sim_vm_now(l->dev.vm));
+        lapic_timer_start(c, v);
         break;
     case LAPIC_TIMER_DIVIDE:
-        c->timer_divide = v & 0xb;
+        lapic_timer_set_divide(c, v);
         break;
     default:
         /* Read-only and reserved registers. */

@@ -98,6 +98,11 @@ static void test_intx_update(struct pci_test *t)
     dev_irq_line_set(&line, pending && allowed);
 }
 
+static void test_interrupt_changed(void *opaque)
+{
+    test_intx_update(opaque);
+}
+
 static bool test_bus_master(const struct pci_test *t)
 {
     return pci_config_read(t->fn, PCI_COMMAND, 2) & PCI_COMMAND_MASTER;
@@ -308,6 +313,7 @@ static bool pci_test_realize(struct dev *dev, const struct dev_config *cfg,
         return false;
     }
     pci_config_init(t->fn, PCI_INTERRUPT_LINE, 1, TEST_INTX_PIN, 0xff, 0);
+    pci_function_on_interrupt(t->fn, test_interrupt_changed, t);
     if (!pci_bar_declare(t->fn, 0, PCI_BAR_MEM32, 0x1000, false, &test_ops, t,
                          error) ||
         !pci_bar_declare(t->fn, 2, PCI_BAR_MEM32, 0x1000, false, NULL, NULL,

@@ -106,9 +106,8 @@ static uint8_t *machine_ram_page(void *opaque, uint64_t pa)
 
 /* One device access, at the level its kind has (traces/events.def). */
 static void trace_access_record(struct sim_vcpu *v,
-                                enum trace_event_kind kind,
-                                const struct bus_region *r, uint64_t addr,
-                                unsigned size, uint64_t value)
+                                enum trace_event_kind kind, uint32_t device,
+                                uint64_t addr, unsigned size, uint64_t value)
 {
     struct sim_machine *m = v->vm->host;
     struct trace_event ev = {0};
@@ -124,7 +123,7 @@ static void trace_access_record(struct sim_vcpu *v,
     ev.size = size;
     ev.value = value;
     ev.rip = cpu_rip(v->cpu);
-    ev.device = r != NULL ? r->attrs.trace_id : 0;
+    ev.device = device;
     if (m->trace_deferring) {
         g_array_append_val(m->trace_deferred, ev);
         return;
@@ -134,12 +133,11 @@ static void trace_access_record(struct sim_vcpu *v,
 
 /* Untraced runs pay one test per access. */
 static inline void trace_access(struct sim_vcpu *v,
-                                enum trace_event_kind kind,
-                                const struct bus_region *r, uint64_t addr,
-                                unsigned size, uint64_t value)
+                                enum trace_event_kind kind, uint32_t device,
+                                uint64_t addr, unsigned size, uint64_t value)
 {
     if (SIM_UNLIKELY(v->vm->host->trace != NULL)) {
-        trace_access_record(v, kind, r, addr, size, value);
+        trace_access_record(v, kind, device, addr, size, value);
     }
 }
 
@@ -322,12 +320,15 @@ uint64_t sim_device_access(struct sim_vcpu *v, enum trace_event_kind kind,
     uint64_t offset;
     struct bus_region *r = bus_lookup(space, addr, &offset);
 
+    uint32_t trace_id = r != NULL ? r->attrs.trace_id : 0;
+
     if (trapped && r != NULL) {
         sim_charge(v, SIM_BUCKET_DEVICE_MODEL, r->attrs.trap_cycles);
     }
-    /* A refused access reads all-ones and is counted by the bus. */
+    /* A refused access reads all-ones and is counted by the bus.  The
+     * region may be gone after it (removed by its own callback). */
     bus_region_access(space, r, offset, size, &val, write);
-    trace_access(v, kind, r, addr, size, val);
+    trace_access(v, kind, trace_id, addr, size, val);
     return val;
 }
 

@@ -59,6 +59,21 @@ static bool run_check(struct sim_machine *m, enum sim_stop *stop)
         *stop = SIM_STOP_INTERRUPTED;
         return true;
     }
+    for (unsigned i = 0; i < m->nvms; i++) {
+        stopped += m->vms[i]->stopped;
+    }
+    if (stopped == m->nvms) {
+        /* Every VM stopped: the run's reason is the first that did not
+         * exit (all exited: exit). */
+        *stop = SIM_STOP_EXIT;
+        for (unsigned i = 0; i < m->nvms; i++) {
+            if (m->vms[i]->stop != SIM_STOP_EXIT) {
+                *stop = m->vms[i]->stop;
+                break;
+            }
+        }
+        return true;
+    }
     if (limit != 0 && run_icount(m) >= limit) {
         *stop = SIM_STOP_INSN_LIMIT;
         return true;
@@ -67,22 +82,7 @@ static bool run_check(struct sim_machine *m, enum sim_stop *stop)
         *stop = SIM_STOP_TIME_LIMIT;
         return true;
     }
-    for (unsigned i = 0; i < m->nvms; i++) {
-        stopped += m->vms[i]->stopped;
-    }
-    if (stopped < m->nvms) {
-        return false;
-    }
-    /* Every VM stopped: the run's reason is the first that did not exit
-     * (all exited: exit). */
-    *stop = SIM_STOP_EXIT;
-    for (unsigned i = 0; i < m->nvms; i++) {
-        if (m->vms[i]->stop != SIM_STOP_EXIT) {
-            *stop = m->vms[i]->stop;
-            break;
-        }
-    }
-    return true;
+    return false;
 }
 
 /*
@@ -215,17 +215,20 @@ static void run_vcpu(struct sim_machine *m, struct sim_vcpu *v)
 static void run_advance_clock(struct sim_machine *m)
 {
     uint64_t next = m->quantum_end;
+    bool running = false;
 
     for (unsigned i = 0; i < m->nvms; i++) {
         for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
             uint64_t t = cpu_cycles(m->vms[i]->vcpus[j]->cpu);
 
+            running |= !m->vms[i]->stopped;
             if (!m->vms[i]->stopped && t < next) {
                 next = t;
             }
         }
     }
-    if (next != UINT64_MAX && next > m->now) {
+    /* With every VM stopped the clock stays where the last one stopped. */
+    if (running && next != UINT64_MAX && next > m->now) {
         m->now = next;
     }
 }

@@ -392,6 +392,15 @@ static void test_msix(void)
     CU_ASSERT_EQUAL(f.msi.count, 2);
     /* A vector past the table is not sent; MSI-X beats MSI. */
     CU_ASSERT_FALSE(pci_msi_notify(f.fn, 4));
+    /* Pending while MSI-X is off stays pending, even when unmasked, until
+     * MSI-X is enabled again. */
+    CU_ASSERT_EQUAL(bus_write(f.mmio, 0xfeb0001c, 4, 1), MEM_TX_OK);
+    CU_ASSERT_FALSE(pci_msi_notify(f.fn, 1));
+    pci_config_write(f.fn, cap + 2, 2, 0);
+    CU_ASSERT_EQUAL(bus_write(f.mmio, 0xfeb0001c, 4, 0), MEM_TX_OK);
+    CU_ASSERT_EQUAL(f.msi.count, 2);
+    pci_config_write(f.fn, cap + 2, 2, PCI_MSIX_FLAGS_ENABLE);
+    CU_ASSERT_EQUAL(f.msi.count, 3);
     fixture_fini(&f);
 }
 

@@ -11,10 +11,12 @@
 
 #include <CUnit/CUnit.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "bus/bus.h"
 #include "devices/devices.h"
 #include "sim/sim.h"
+#include "tests/sim/tiny-elf.h"
 
 #define APIC 0xfee00000ull
 
@@ -70,7 +72,7 @@ static void test_reset_and_enable(void)
     CU_ASSERT_EQUAL(rd(&f, 0x0f0), 0xff);       /* SVR: disabled */
     CU_ASSERT_EQUAL(rd(&f, 0x320), 0x10000);    /* LVT timer masked */
     /* Disabled: a fixed interrupt is dropped; LVTs stay masked. */
-    CU_ASSERT_TRUE(dev_lapic_deliver(f.lapic, 0, 0x40, false));
+    CU_ASSERT_FALSE(dev_lapic_deliver(f.lapic, 0, 0x40, false));
     CU_ASSERT_EQUAL(dev_lapic_pending(f.lapic, 0), -1);
     CU_ASSERT_FALSE(bit(&f, 0x200, 0x40));
     wr(&f, 0x320, 0x30);
@@ -244,11 +246,62 @@ static void test_ioapic(void)
     sim_machine_free(f.m);
 }
 
+/*
+ * A masked periodic timer cannot wake a halted guest: the run stops as
+ * halted for good (it once idled from one masked expiry to the next for
+ * ever).  Unmasked, the same timer wakes it.
+ */
+static void test_masked_timer_halt(void)
+{
+    static const uint8_t sti_hlt[] = {0xfb, 0xf4, 0xeb, 0xfc}; /* sti; hlt */
+    g_autofree char *dir = g_dir_make_tmp("iovsim-lapic-XXXXXX", NULL);
+    g_autofree char *prog = tiny_elf_write(dir, "halt.elf", sti_hlt,
+                                           sizeof(sti_hlt));
+    g_autofree char *text = g_strdup_printf(
+        "[machine]\nmemory = 8M\n[guest]\nprogram = %s\n"
+        "[limits]\ntime = 10ms\n",
+        prog);
+    g_autoptr(GError) err = NULL;
+
+    for (int masked = 1; masked >= 0; masked--) {
+        struct sim_config *cfg = sim_config_parse(text, NULL, NULL, &err);
+        struct apic_fixture f;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+        f.m = sim_machine_new(cfg, &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.m);
+        f.mmio = sim_vm_mmio(sim_machine_vm(f.m, 0));
+        f.lapic = sim_vm_lapic(sim_machine_vm(f.m, 0));
+        wr(&f, 0x0f0, 0x1ff);
+        wr(&f, 0x3e0, 0xb);
+        wr(&f, 0x320, (masked ? 1u << 16 : 0) | 1u << 17 | 0x40);
+        wr(&f, 0x380, 1000);
+        /* Natively the guest has no IDT: an interrupt is a triple fault,
+         * which shows it woke. */
+        {
+            enum sim_stop stop = sim_machine_run(f.m);
+
+            if (stop != (masked ? SIM_STOP_HALTED : SIM_STOP_TRIPLE_FAULT)) {
+                g_autofree char *msg = sim_machine_stop_message(f.m);
+
+                fprintf(stderr, "\nmasked %d: %s\n", masked, msg);
+            }
+            CU_ASSERT_EQUAL(stop, masked ? SIM_STOP_HALTED
+                                         : SIM_STOP_TRIPLE_FAULT);
+        }
+        sim_machine_free(f.m);
+    }
+    g_remove(prog);
+    g_rmdir(dir);
+}
+
 static CU_TestInfo lapic_tests[] = {
     {"reset values, software enable, 32-bit access", test_reset_and_enable},
     {"IRR, ISR, TMR, PPR and TPR by priority class", test_priority},
     {"ESR and IPI destinations", test_errors_and_ipis},
     {"I/O APIC: edge, level, remote IRR, EOI", test_ioapic},
+    {"a masked periodic timer cannot wake a halted guest",
+     test_masked_timer_halt},
     CU_TEST_INFO_NULL,
 };
 
