@@ -155,6 +155,13 @@ struct cpu_env_ops {
      * delivers now.  NULL when the environment never raises the line.
      */
     unsigned (*intr_ack)(void *opaque);
+    /*
+     * MSRs the CPU does not implement itself but its platform does (the
+     * local APIC's IA32_TSC_DEADLINE).  Returns: false for an MSR the
+     * platform lacks too (the CPU raises #GP(0)).  NULL: none.
+     */
+    bool (*msr_read)(void *opaque, uint32_t msr, uint64_t *val /* out */);
+    bool (*msr_write)(void *opaque, uint32_t msr, uint64_t val);
 };
 
 /*

@@ -972,9 +972,11 @@ void cpu_cpuid(const struct cpu *cpu, uint32_t leaf, uint32_t sub,
     case 1:
         r[0] = 0x000506e3; /* family 6, model 0x5e, stepping 3 */
         r[1] = 0x00000800; /* CLFLUSH line size 64 bytes */
-        r[2] = (1u << 13) | (cpu->feat_popcnt ? 1u << 23 : 0);
-        r[3] = (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 15) |
-               (1u << 19);
+        /* ECX 24: TSC-deadline timer; EDX 9: an APIC on the chip (the
+         * platform's local APIC, devices/lapic.c). */
+        r[2] = (1u << 13) | (cpu->feat_popcnt ? 1u << 23 : 0) | (1u << 24);
+        r[3] = (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) |
+               (1u << 15) | (1u << 19);
         break;
     case 7:
         if (sub == 0) {
@@ -1183,7 +1185,9 @@ enum cpu_status cpu_op_rdmsr(struct cpu *cpu, const struct cpu_insn *in)
     if (cpu->nonroot && cpu_vmx_msr(cpu, in, false) != CPU_OK) {
         return CPU_VMEXIT;
     }
-    if (!msr_read(cpu, (uint32_t)cpu->gpr[CPU_RCX], &v)) {
+    if (!msr_read(cpu, (uint32_t)cpu->gpr[CPU_RCX], &v) &&
+        (cpu->ops->msr_read == NULL ||
+         !cpu->ops->msr_read(cpu->opaque, (uint32_t)cpu->gpr[CPU_RCX], &v))) {
         return cpu_raise_gp0(cpu);
     }
     cpu->gpr[CPU_RAX] = v & 0xffffffff;
@@ -1202,7 +1206,9 @@ enum cpu_status cpu_op_wrmsr(struct cpu *cpu, const struct cpu_insn *in)
     if (cpu->nonroot && cpu_vmx_msr(cpu, in, true) != CPU_OK) {
         return CPU_VMEXIT;
     }
-    if (!msr_write(cpu, (uint32_t)cpu->gpr[CPU_RCX], v)) {
+    if (!msr_write(cpu, (uint32_t)cpu->gpr[CPU_RCX], v) &&
+        (cpu->ops->msr_write == NULL ||
+         !cpu->ops->msr_write(cpu->opaque, (uint32_t)cpu->gpr[CPU_RCX], v))) {
         return cpu_raise_gp0(cpu);
     }
     cpu_vmx_guest_state_changed(cpu);

@@ -141,6 +141,11 @@ bool dev_irq_line_set(const struct dev_irq_line *line, bool level);
  * I/O APIC @dev (clears remote IRR; a pin still asserted sends again). */
 void dev_ioapic_eoi(struct dev *dev, unsigned vector);
 int dev_lapic_pending(struct dev *dev, unsigned apic_id);
+/* MSRs of APIC @apic_id (IA32_TSC_DEADLINE, 0x6E0); false: not one. */
+bool dev_lapic_msr_read(struct dev *dev, unsigned apic_id, uint32_t msr,
+                        uint64_t *val);
+bool dev_lapic_msr_write(struct dev *dev, unsigned apic_id, uint32_t msr,
+                         uint64_t val);
 unsigned dev_lapic_ack(struct dev *dev, unsigned apic_id);
 
 #endif /* SIM_DEVICES_DEVICES_H */

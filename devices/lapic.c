@@ -16,8 +16,9 @@
  *    destinations, shorthands self, all, all but self.  NMI, INIT,
  *    start-up and SMI messages are not modelled: counted and dropped;
  *  - the LVT timer, one-shot and periodic, counting the core clock
- *    through its divide configuration.  TSC-deadline mode is not modelled
- *    yet (the LVT accepts mode 2, the timer never fires in it).
+ *    through its divide configuration, and TSC-deadline mode with
+ *    IA32_TSC_DEADLINE (MSR 0x6E0; CPUID.1:ECX[24] says it is there):
+ *    it fires once the TSC reaches the deadline, then reads 0.
  * Fixed interrupts that reach a software-disabled APIC are dropped.
  * Interrupts reach an APIC from MSIs (the VM's MSI path), the I/O APIC,
  * IPIs and its timer; the EOI of a level-triggered vector goes on to the
@@ -80,6 +81,7 @@ struct lapic_cpu {
     uint32_t irr[8], isr[8], tmr[8];
     uint32_t timer_initial, timer_divide;
     bool timer_active;    /* counting */
+    uint64_t tsc_deadline; /* IA32_TSC_DEADLINE, armed if not 0 */
     uint64_t timer_start; /* cycle the count started */
     uint64_t timer_event; /* the next expiry that interrupts, 0: none */
 };
@@ -251,7 +253,18 @@ static void lapic_timer_schedule(struct lapic_cpu *c)
     uint64_t period = lapic_timer_period(c), next;
 
     lapic_timer_stop(c);
-    if (!c->timer_active || period == 0 || lapic_timer_mode(c) >= 2 ||
+    if (lapic_timer_mode(c) == 2) {
+        /* TSC-deadline: at the cycle the TSC reaches the deadline, or now
+         * if it already has. */
+        if (c->tsc_deadline != 0 && !(c->lvt[0] & LAPIC_LVT_MASK)) {
+            next = sim_vm_tsc_to_cycles(c->apic->dev.vm, c->tsc_deadline);
+            c->timer_event = sim_vm_schedule(c->apic->dev.vm,
+                                             next > now ? next : now,
+                                             lapic_timer_expire, c);
+        }
+        return;
+    }
+    if (!c->timer_active || period == 0 || lapic_timer_mode(c) == 3 ||
         (c->lvt[0] & LAPIC_LVT_MASK)) {
         return;
     }
@@ -273,11 +286,48 @@ static void lapic_timer_expire(void *opaque)
 
     c->timer_event = 0;
     lapic_accept(c, c->lvt[0] & 0xff, false);
-    if (lapic_timer_mode(c) == 1) {
+    if (lapic_timer_mode(c) == 2) {
+        c->tsc_deadline = 0; /* disarmed once it fired */
+    } else if (lapic_timer_mode(c) == 1) {
         lapic_timer_schedule(c);
     } else {
         c->timer_active = false;
     }
+}
+
+/* IA32_TSC_DEADLINE (SDM 3A §10.5.4.1): meaningful in TSC-deadline mode
+ * only; elsewhere it reads 0 and writes are ignored. */
+#define LAPIC_MSR_TSC_DEADLINE 0x6e0u
+
+bool dev_lapic_msr_read(struct dev *dev, unsigned apic_id, uint32_t msr,
+                        uint64_t *val)
+{
+    struct lapic *l = container_of(dev, struct lapic, dev);
+    const struct lapic_cpu *c;
+
+    if (msr != LAPIC_MSR_TSC_DEADLINE || apic_id >= l->ncpus) {
+        return false;
+    }
+    c = &l->cpus[apic_id];
+    *val = lapic_timer_mode(c) == 2 ? c->tsc_deadline : 0;
+    return true;
+}
+
+bool dev_lapic_msr_write(struct dev *dev, unsigned apic_id, uint32_t msr,
+                         uint64_t val)
+{
+    struct lapic *l = container_of(dev, struct lapic, dev);
+    struct lapic_cpu *c;
+
+    if (msr != LAPIC_MSR_TSC_DEADLINE || apic_id >= l->ncpus) {
+        return false;
+    }
+    c = &l->cpus[apic_id];
+    if (lapic_timer_mode(c) == 2) {
+        c->tsc_deadline = val;
+        lapic_timer_schedule(c);
+    }
+    return true;
 }
 
 static uint32_t lapic_timer_current(const struct lapic_cpu *c)

@@ -73,6 +73,23 @@ static void vm_msi(void *opaque, uint16_t rid, uint64_t addr, uint32_t data)
     }
 }
 
+/* MSRs of the platform a native vCPU reaches: its local APIC's. */
+static bool machine_msr_read(void *opaque, uint32_t msr, uint64_t *val)
+{
+    struct sim_vcpu *v = opaque;
+
+    return v->vm->lapic != NULL &&
+           dev_lapic_msr_read(v->vm->lapic, v->index, msr, val);
+}
+
+static bool machine_msr_write(void *opaque, uint32_t msr, uint64_t val)
+{
+    struct sim_vcpu *v = opaque;
+
+    return v->vm->lapic != NULL &&
+           dev_lapic_msr_write(v->vm->lapic, v->index, msr, val);
+}
+
 /* The INTR acknowledge of a native vCPU: its local APIC's vector. */
 static unsigned machine_intr_ack(void *opaque)
 {
@@ -377,6 +394,8 @@ static const struct cpu_env_ops machine_env_ops = {
     .io_in = machine_io_in,
     .io_out = machine_io_out,
     .intr_ack = machine_intr_ack,
+    .msr_read = machine_msr_read,
+    .msr_write = machine_msr_write,
 };
 
 /* ---- Building ---- */
@@ -722,6 +741,16 @@ uint64_t sim_vm_now(const struct sim_vm *vm)
 uint64_t sim_vm_us_to_cycles(const struct sim_vm *vm, uint64_t us)
 {
     return us * vm->host->cfg->profile.freq_mhz;
+}
+
+uint64_t sim_vm_tsc_to_cycles(const struct sim_vm *vm, uint64_t tsc)
+{
+    const struct sim_config *cfg = vm->host->cfg;
+    unsigned __int128 c = ((unsigned __int128)tsc * cfg->profile.freq_mhz +
+                           cfg->tsc_mhz - 1) /
+                          cfg->tsc_mhz;
+
+    return c > UINT64_MAX ? UINT64_MAX : (uint64_t)c;
 }
 
 void sim_vm_raise_irq(struct sim_vm *vm, unsigned vector)

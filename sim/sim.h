@@ -311,6 +311,9 @@ void sim_vm_exit(struct sim_vm *vm, uint32_t status);
 typedef void sim_event_fn(void *opaque);
 uint64_t sim_vm_now(const struct sim_vm *vm);
 uint64_t sim_vm_us_to_cycles(const struct sim_vm *vm, uint64_t us);
+/* The cycle at which the TSC reads @tsc (machine.tsc_mhz over the core's
+ * frequency; rounded up). */
+uint64_t sim_vm_tsc_to_cycles(const struct sim_vm *vm, uint64_t tsc);
 /* Calls @fn(@opaque) at cycle @when.  Returns: an id for unscheduling. */
 uint64_t sim_vm_schedule(struct sim_vm *vm, uint64_t when, sim_event_fn *fn,
                          void *opaque);

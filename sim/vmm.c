@@ -695,11 +695,34 @@ static enum vmexit_action vmm_exit_hlt(struct sim_vcpu *v,
     return VMEXIT_IDLE;
 }
 
-/* Exits 31/32: an MSR the bitmap traps is one the model lacks: #GP(0). */
+/*
+ * Exits 31/32: an MSR the bitmap traps.  The VM's local APIC emulates its
+ * own (IA32_TSC_DEADLINE); any other is one the model lacks: #GP(0).
+ */
 static enum vmexit_action vmm_exit_msr(struct sim_vcpu *v,
                                        enum sim_stop *stop)
 {
+    struct cpu *cpu = v->cpu;
+    uint32_t msr = (uint32_t)cpu_gpr(cpu, CPU_RCX);
+    struct dev *lapic = v->vm->lapic;
+    bool write = (v->exit.reason & 0xffff) == VMX_EXIT_WRMSR;
+    uint64_t val = 0;
+
     sim_charge(v, SIM_BUCKET_VMM, vmx_cost(v, SIM_VMX_OTHER));
+    if (write && lapic != NULL &&
+        dev_lapic_msr_write(lapic, v->index, msr,
+                            (cpu_gpr(cpu, CPU_RDX) & 0xffffffff) << 32 |
+                                (cpu_gpr(cpu, CPU_RAX) & 0xffffffff))) {
+        skip_instruction(v);
+        return VMEXIT_RESUME;
+    }
+    if (!write && lapic != NULL &&
+        dev_lapic_msr_read(lapic, v->index, msr, &val)) {
+        cpu_set_gpr(cpu, CPU_RAX, val & 0xffffffff);
+        cpu_set_gpr(cpu, CPU_RDX, val >> 32);
+        skip_instruction(v);
+        return VMEXIT_RESUME;
+    }
     inject_exception(v, CPU_EXC_GP, 0);
     return VMEXIT_RESUME;
 }

@@ -81,7 +81,7 @@ static enum cpu_status stub_io_out(void *opaque, uint16_t port, unsigned size,
 
 static const struct cpu_env_ops stub_ops = {
     stub_ram_page, stub_mmio_read, stub_mmio_write, stub_io_in, stub_io_out,
-    NULL,
+    NULL, NULL, NULL,
 };
 
 static void put64(uint8_t *p, uint64_t v)

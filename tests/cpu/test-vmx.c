@@ -178,6 +178,7 @@ static enum cpu_status vt_io_out(void *opaque, uint16_t port, unsigned size,
 
 static const struct cpu_env_ops vt_ops = {
     vt_ram_page, vt_mmio_read, vt_mmio_write, vt_io_in, vt_io_out, NULL,
+    NULL, NULL,
 };
 
 /* The VMM's page allocator, for the EPT builder (as sim/vmm.c). */

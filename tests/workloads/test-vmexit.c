@@ -57,6 +57,10 @@ static void test_vmexit_figures(void)
     CU_ASSERT(labs(mmio - vmm_io - (long)vmx[SIM_VMX_MMIO_EMULATE]) <= 20);
     CU_ASSERT(vmexit_figure(out, "self_ipi") > 0);
     CU_ASSERT(vmexit_figure(out, "apic_timer_1_tick") > 0);
+    /* A deadline ahead costs more than one already past. */
+    CU_ASSERT(vmexit_figure(out, "tscdeadline") >
+              vmexit_figure(out, "tscdeadline_immed"));
+    CU_ASSERT(vmexit_figure(out, "tscdeadline_immed") > 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "vmexit: vmcall "));
     sim_machine_free(m);
 }

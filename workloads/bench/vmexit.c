@@ -9,7 +9,9 @@
  * device model handles (the debug console's read, 0xE9, when the
  * experiment places debugcon in user space: experiments/vmexit.ini); an
  * MMIO read (the register file); a local APIC EOI; a self-IPI taken and
- * acknowledged; the APIC timer armed for one tick until its interrupt.
+ * acknowledged; the APIC timer armed for one tick until its interrupt;
+ * the TSC-deadline timer armed in the past (immediate) and 10,000 TSC
+ * cycles ahead (deferred).
  * What the model lacks is printed as "n/a" with the reason.
  */
 #include "rt.h"
@@ -139,6 +141,27 @@ int main(void)
     }
     t1 = rt_rdtsc();
     report("apic_timer_1_tick", per_op(t0, t1));
-    rt_puts("vmexit: tscdeadline n/a (TSC-deadline mode not modelled yet)");
+    /* TSC-deadline, as kvm-unit-tests times it: "immediate" arms a
+     * deadline already past, "deferred" one 10,000 TSC cycles ahead; each
+     * until its interrupt. */
+    rt_lapic_write(RT_LAPIC_LVT_TIMER, 2u << 17 | VEC_TIMER);
+    for (int deferred = 0; deferred < 2; deferred++) {
+        ipi_count = 0;
+        t0 = rt_rdtsc();
+        for (unsigned i = 0; i < ITERATIONS; i++) {
+            unsigned before = ipi_count;
+
+            rt_cli();
+            rt_wrmsr(0x6e0, deferred ? rt_rdtsc() + 10000 : 1);
+            while (ipi_count == before) {
+                rt_sti_hlt();
+                rt_cli();
+            }
+            rt_sti();
+        }
+        t1 = rt_rdtsc();
+        report(deferred ? "tscdeadline" : "tscdeadline_immed",
+               per_op(t0, t1));
+    }
     return 0;
 }
