@@ -37,6 +37,13 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The median of the numbers in file $1, one per line.
+median() {
+    sort -n "$1" | awk '
+        { v[NR] = $1 }
+        END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 for prog in $PROGRAMS; do
     elf=$root/build/workloads/bench/$prog.elf
     if [ ! -f "$elf" ]; then
@@ -79,12 +86,7 @@ EOF
             tail -n 1 >> "$tmp/rss"
         i=$((i + 1))
     done
-    sort -n "$tmp/mips" | awk -v prog="$prog" '
-        { v[NR] = $1 }
-        END {
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "cpu-bound guest (%s): %.1f MIPS\n", prog, m
-        }'
+    printf "cpu-bound guest (%s): %.1f MIPS\n" "$prog" "$(median "$tmp/mips")"
     awk -v prog="$prog" '
         $1 + 0 > max { max = $1 + 0 }
         END { printf "resident beyond guest RAM (%s): %.1f MiB\n", prog, max }
@@ -125,12 +127,7 @@ rate() {
             "$out" >> "$tmp/rate"
         i=$((i + 1))
     done
-    sort -n "$tmp/rate" | awk -v label="$label" '
-        { v[NR] = $1 }
-        END {
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%s: %.1f M/s\n", label, m
-        }'
+    printf "%s: %.1f M/s\n" "$label" "$(median "$tmp/rate")"
 }
 
 rate pioloop hvm summary "trapped port I/O (summary)"
@@ -165,12 +162,8 @@ while [ "$i" -le "$RUNS" ]; do
         "$out" >> "$tmp/rate"
     i=$((i + 1))
 done
-sort -n "$tmp/rate" | awk '
-    { v[NR] = $1 }
-    END {
-        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "virtual interrupts (self-IPI, apicv off): %.2f M/s\n", m
-    }'
+printf "virtual interrupts (self-IPI, apicv off): %.2f M/s\n" \
+    "$(median "$tmp/rate")"
 
 # ---- Many VMs on one host --------------------------------------------------
 #
@@ -209,13 +202,9 @@ for nvms in 1 64; do
         sed -n 's/.*guest MIPS: *\([0-9][0-9.]*\).*/\1/p' "$out" >> "$tmp/mips"
         i=$((i + 1))
     done
-    sort -n "$tmp/mips" | awk -v n="$nvms" '
-        { v[NR] = $1 }
-        END {
-            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "hvm guests (tightloop, %d VM%s): %.1f MIPS\n", n,
-                (n > 1 ? "s" : ""), m
-        }'
+    plural=$([ "$nvms" -gt 1 ] && echo s)
+    printf "hvm guests (tightloop, %d VM%s): %.1f MIPS\n" "$nvms" "$plural" \
+        "$(median "$tmp/mips")"
 done
 b1=$(sed -n 's/.*beyond guest RAM *\([0-9][0-9.]*\) MiB.*/\1/p' "$tmp/out.vms1.1")
 b64=$(sed -n 's/.*beyond guest RAM *\([0-9][0-9.]*\) MiB.*/\1/p' "$tmp/out.vms64.1")

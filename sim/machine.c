@@ -791,10 +791,14 @@ struct dev *sim_vm_ioapic(struct sim_vm *vm)
 }
 
 /* Natively the APIC drives the vCPU's INTR line; under hvm the VMM looks
- * at the APIC before each VM entry (sim_vmm_virq_pending). */
+ * at the flag before each VM entry (sim_vmm_virq_pending). */
 void sim_vm_intr_changed(struct sim_vm *vm, unsigned index, bool pending)
 {
-    if (vm->mode == SIM_MODE_NATIVE && index < vm->nvcpus) {
+    if (index >= vm->nvcpus) {
+        return;
+    }
+    vm->vcpus[index]->apic_pending = pending;
+    if (vm->mode == SIM_MODE_NATIVE) {
         cpu_set_intr(vm->vcpus[index]->cpu, pending);
     }
 }
@@ -1066,6 +1070,15 @@ static uint64_t host_resident(const uint8_t *p, uint64_t len)
     return n * (uint64_t)psz;
 }
 
+static void bus_stats_add(struct bus_stats *sum, const struct bus_stats *b)
+{
+    sum->reads += b->reads;
+    sum->writes += b->writes;
+    sum->unclaimed_reads += b->unclaimed_reads;
+    sum->unclaimed_writes += b->unclaimed_writes;
+    sum->errors += b->errors;
+}
+
 /* Adds the statistics of @vm (its vCPUs' and its own) to @out. */
 static void vm_add_stats(const struct sim_vm *vm, struct sim_stats *out)
 {
@@ -1086,16 +1099,8 @@ static void vm_add_stats(const struct sim_vm *vm, struct sim_stats *out)
     out->console_dropped += vm->console_dropped;
     bus_get_stats(vm->io, &io);
     bus_get_stats(vm->mmio, &mmio);
-    out->io.reads += io.reads;
-    out->io.writes += io.writes;
-    out->io.unclaimed_reads += io.unclaimed_reads;
-    out->io.unclaimed_writes += io.unclaimed_writes;
-    out->io.errors += io.errors;
-    out->mmio.reads += mmio.reads;
-    out->mmio.writes += mmio.writes;
-    out->mmio.unclaimed_reads += mmio.unclaimed_reads;
-    out->mmio.unclaimed_writes += mmio.unclaimed_writes;
-    out->mmio.errors += mmio.errors;
+    bus_stats_add(&out->io, &io);
+    bus_stats_add(&out->mmio, &mmio);
     out->ram_resident += host_resident(vm->ram, vm->low_size);
     if (vm->high_size > 0) {
         out->ram_resident += host_resident(vm->high_ram, vm->high_size);

@@ -142,10 +142,13 @@ static uint64_t run_quantum_end(const struct sim_machine *m)
  * scheduled meanwhile may bring closer), its VM stops, or a limit or a
  * request ends the run.  Host time is measured around the CPU only.
  */
-static void run_vcpu(struct sim_machine *m, struct sim_vcpu *v)
+static void run_vcpu(struct sim_machine *m, struct sim_vcpu *v,
+                     uint64_t *retired)
 {
     struct sim_vm *vm = v->vm;
     uint64_t limit = m->cfg->limit_instructions;
+    /* Only this vCPU retires instructions while it runs. */
+    uint64_t others = *retired - cpu_icount(v->cpu);
 
     m->running = v;
     while (!vm->stopped && !m->stop_requested &&
@@ -165,7 +168,7 @@ static void run_vcpu(struct sim_machine *m, struct sim_vcpu *v)
             continue;
         }
         if (limit != 0) {
-            uint64_t done = run_icount(m);
+            uint64_t done = others + cpu_icount(v->cpu);
 
             if (done >= limit) {
                 break;
@@ -204,6 +207,7 @@ static void run_vcpu(struct sim_machine *m, struct sim_vcpu *v)
         }
         /* CPU_STOP_BUDGET, _DEADLINE: the loop says what next. */
     }
+    *retired = others + cpu_icount(v->cpu);
     m->running = NULL;
 }
 
@@ -244,6 +248,7 @@ static void run_advance_clock(struct sim_machine *m)
 enum sim_stop sim_machine_run(struct sim_machine *m)
 {
     enum sim_stop stop;
+    uint64_t retired;
 
     for (;;) {
         if (run_check(m, &stop)) {
@@ -251,9 +256,10 @@ enum sim_stop sim_machine_run(struct sim_machine *m)
         }
         sim_sched_run_due(m, m->now);
         m->quantum_end = run_quantum_end(m);
+        retired = run_icount(m);
         for (unsigned i = 0; i < m->nvms; i++) {
             for (unsigned j = 0; j < m->vms[i]->nvcpus; j++) {
-                run_vcpu(m, m->vms[i]->vcpus[j]);
+                run_vcpu(m, m->vms[i]->vcpus[j], &retired);
             }
         }
         run_advance_clock(m);

@@ -62,6 +62,7 @@ struct sim_vcpu {
     uint64_t slice_end;   /* icount at which the slice ends */
     uint64_t virq[4];     /* virtual interrupts for the guest */
     bool emulating;       /* a trapped MMIO instruction runs */
+    bool apic_pending;    /* its local APIC has an interrupt to deliver */
 };
 
 /*

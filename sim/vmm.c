@@ -575,16 +575,9 @@ static bool virq_held(const struct sim_vcpu *v)
     return (q[0] | q[1] | q[2] | q[3]) != 0;
 }
 
-/* The vector the VM's local APIC of @v would deliver, or -1. */
-static int lapic_vector(const struct sim_vcpu *v)
-{
-    return v->vm->lapic != NULL ? dev_lapic_pending(v->vm->lapic, v->index)
-                                : -1;
-}
-
 bool sim_vmm_virq_pending(const struct sim_vcpu *v)
 {
-    return virq_held(v) || lapic_vector(v) >= 0;
+    return virq_held(v) || v->apic_pending;
 }
 
 static unsigned virq_take(struct sim_vcpu *v)

@@ -152,18 +152,24 @@ static uint32_t bar_probe(struct pci_function *fn, unsigned n)
     return v;
 }
 
+/* BAR 0: 4 KiB memory; 1: 32 ports; 2-3: 1 MiB 64-bit prefetchable. */
+static void declare_three_bars(struct pci_fixture *f)
+{
+    CU_ASSERT_TRUE(pci_bar_declare(f->fn, 0, PCI_BAR_MEM32, 0x1000, false,
+                                   &probe_ops, &f->probe, NULL));
+    CU_ASSERT_TRUE(pci_bar_declare(f->fn, 1, PCI_BAR_IO, 0x20, false,
+                                   &probe_ops, &f->probe, NULL));
+    CU_ASSERT_TRUE(pci_bar_declare(f->fn, 2, PCI_BAR_MEM64, 0x100000, true,
+                                   &probe_ops, &f->probe, NULL));
+}
+
 static void test_bar_sizing(void)
 {
     struct pci_fixture f;
     GError *err = NULL;
 
     fixture_init(&f);
-    CU_ASSERT_TRUE(pci_bar_declare(f.fn, 0, PCI_BAR_MEM32, 0x1000, false,
-                                   &probe_ops, &f.probe, NULL));
-    CU_ASSERT_TRUE(pci_bar_declare(f.fn, 1, PCI_BAR_IO, 0x20, false,
-                                   &probe_ops, &f.probe, NULL));
-    CU_ASSERT_TRUE(pci_bar_declare(f.fn, 2, PCI_BAR_MEM64, 0x100000, true,
-                                   &probe_ops, &f.probe, NULL));
+    declare_three_bars(&f);
     CU_ASSERT_EQUAL(bar_probe(f.fn, 0), 0xfffff000);
     CU_ASSERT_EQUAL(bar_probe(f.fn, 1), 0xffffffe1);
     CU_ASSERT_EQUAL(bar_probe(f.fn, 2), 0xfff0000c);
@@ -197,12 +203,7 @@ static void test_bar_decoding(void)
     uint64_t off, v = 0;
 
     fixture_init(&f);
-    CU_ASSERT_TRUE(pci_bar_declare(f.fn, 0, PCI_BAR_MEM32, 0x1000, false,
-                                   &probe_ops, &f.probe, NULL));
-    CU_ASSERT_TRUE(pci_bar_declare(f.fn, 1, PCI_BAR_IO, 0x20, false,
-                                   &probe_ops, &f.probe, NULL));
-    CU_ASSERT_TRUE(pci_bar_declare(f.fn, 2, PCI_BAR_MEM64, 0x100000, true,
-                                   &probe_ops, &f.probe, NULL));
+    declare_three_bars(&f);
     pci_config_write(f.fn, PCI_BAR0, 4, 0xfebf1000);
     pci_config_write(f.fn, PCI_BAR0 + 4, 4, 0xc040);
     pci_config_write(f.fn, PCI_BAR0 + 8, 4, 0x00100000);

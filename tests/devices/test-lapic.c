@@ -11,12 +11,12 @@
 
 #include <CUnit/CUnit.h>
 #include <glib.h>
-#include <glib/gstdio.h>
 
 #include "bus/bus.h"
 #include "devices/devices.h"
 #include "sim/sim.h"
 #include "tests/sim/tiny-elf.h"
+#include "tests/tmpdir.h"
 
 #define APIC 0xfee00000ull
 
@@ -291,8 +291,7 @@ static void test_masked_timer_halt(void)
         }
         sim_machine_free(f.m);
     }
-    g_remove(prog);
-    g_rmdir(dir);
+    tests_tmpdir_remove(&dir);
 }
 
 static CU_TestInfo lapic_tests[] = {

@@ -10,26 +10,14 @@
 
 #include <CUnit/CUnit.h>
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "sim/sim.h"
+#include "tests/tmpdir.h"
 
 static char *trace_tmpdir(void)
 {
     return g_dir_make_tmp("iovsim-trace-XXXXXX", NULL);
-}
-
-/* Removes @db, its -wal and -shm, and @dir. */
-static void trace_cleanup(const char *dir, const char *db)
-{
-    g_autofree char *wal = g_strconcat(db, "-wal", NULL);
-    g_autofree char *shm = g_strconcat(db, "-shm", NULL);
-
-    g_remove(db);
-    g_remove(wal);
-    g_remove(shm);
-    g_rmdir(dir);
 }
 
 /* Runs @program in @mode recording into @db at @level; returns the stop. */
@@ -105,7 +93,7 @@ static void check_deterministic(const char *program, const char *mode,
     CU_ASSERT(na > 100);
     CU_ASSERT_EQUAL(na, nb);
     CU_ASSERT_STRING_EQUAL(a, b);
-    trace_cleanup(dir, db);
+    tests_tmpdir_remove(&dir);
 }
 
 /* Exits, injected timer interrupts and idle time: the same, twice. */
@@ -176,7 +164,7 @@ static void test_levels_same_time(void)
         CU_ASSERT_STRING_EQUAL(t, first);
     }
     sqlite3_close(sql);
-    trace_cleanup(dir, db);
+    tests_tmpdir_remove(&dir);
 }
 
 /*
@@ -225,7 +213,7 @@ static void test_exit_before_its_accesses(void)
     CU_ASSERT(accesses > 10);
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(backwards, 0);
-    trace_cleanup(dir, db);
+    tests_tmpdir_remove(&dir);
 }
 
 /* runs.git_version is the revision the binary was built from: what git
@@ -262,7 +250,7 @@ static void test_git_version_recorded(void)
     CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(st, 0), out);
     sqlite3_finalize(st);
     sqlite3_close(sql);
-    trace_cleanup(dir, db);
+    tests_tmpdir_remove(&dir);
 }
 
 static void test_trace_config_errors(void)
@@ -310,8 +298,7 @@ static void test_foreign_db_refused(void)
     CU_ASSERT_TRUE(g_file_get_contents(db, &after, &na, NULL));
     CU_ASSERT_EQUAL(na, nb);
     CU_ASSERT(na == nb && memcmp(before, after, na) == 0);
-    g_remove(db);
-    g_rmdir(dir);
+    tests_tmpdir_remove(&dir);
 }
 
 static CU_TestInfo trace_run_tests[] = {

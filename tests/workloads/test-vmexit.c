@@ -15,10 +15,10 @@
 
 #include <CUnit/CUnit.h>
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "sim/sim.h"
+#include "tests/tmpdir.h"
 
 /* The figure of "vmexit: NAME N" in @out, or -1. */
 static long vmexit_figure(const char *out, const char *name)
@@ -119,15 +119,7 @@ static void test_apic_access_exits(void)
                                       "NOT IN (0, 1)"),
                     0);
     sqlite3_close(sql);
-    g_remove(db);
-    {
-        g_autofree char *wal = g_strconcat(db, "-wal", NULL);
-        g_autofree char *shm = g_strconcat(db, "-shm", NULL);
-
-        g_remove(wal);
-        g_remove(shm);
-    }
-    g_rmdir(dir);
+    tests_tmpdir_remove(&dir);
 }
 
 static CU_TestInfo vmexit_tests[] = {
